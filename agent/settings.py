@@ -1,0 +1,85 @@
+"""The one settings object: environment (FINDESK_*), an optional TOML file, then CLI flags.
+
+Each package owns its own section (retrieval.config, speech.config); this module composes them.
+Nested fields use a double underscore: FINDESK_RETRIEVAL__EMBEDDER=multilingual-e5-small.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from retrieval.config import RetrievalConfig
+from speech.config import SpeechConfig
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("findesk", appauthor=False))
+
+
+class AgentConfig(BaseModel):
+    """Answer generation, sentiment, routing and upload limits (FINDESK_AGENT__*)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    generator: str = Field("extractive", description="'extractive', 'transformers' or 'openai'.")
+    vlm_model: str = Field(
+        "HuggingFaceTB/SmolVLM-256M-Instruct", description="Hub id or local folder for the transformers generator."
+    )
+    openai_base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible server base URL.")
+    openai_model: str = Field("", description="Model name on the OpenAI-compatible server.")
+    openai_api_key_env: str = Field("FINDESK_OPENAI_API_KEY", description="Environment variable holding the API key.")
+    generation_timeout_s: float = Field(60.0, gt=0, description="Give up on a model after this many seconds.")
+    max_new_tokens: int = Field(400, ge=16, description="Longest generated reply, in tokens.")
+    sentiment_model: str = Field("", description="Optional transformers sentiment classifier id or path.")
+    max_image_bytes: int = Field(10_000_000, gt=0, description="Largest accepted screenshot upload, in bytes.")
+    max_image_pixels: int = Field(40_000_000, gt=0, description="Largest accepted screenshot, in pixels.")
+
+
+class Settings(BaseSettings):
+    """Everything FinDesk can be configured with. `findesk doctor` prints the resolved values."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FINDESK_", env_nested_delimiter="__", extra="forbid", frozen=True, toml_file=None
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="Where the database and index files live.")
+    host: str = Field("127.0.0.1", description="Address `findesk serve` listens on.")
+    port: int = Field(7860, ge=0, le=65535, description="Port `findesk serve` listens on.")
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    speech: SpeechConfig = Field(default_factory=SpeechConfig)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence, highest first: explicit arguments (CLI flags), environment, TOML file.
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_path = os.environ.get("FINDESK_CONFIG")
+        if toml_path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)))
+        return tuple(sources)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "findesk.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from TOML (FINDESK_CONFIG), environment and the given overrides (CLI flags)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,103 @@
+"""The data that crosses agent's boundary: a Turn in, a streamed Reply out.
+
+A newcomer can follow one turn through these types:
+Turn -> (Transcript, Screenshot) -> SearchResult -> Sentiment -> Decision -> streamed text -> Reply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from retrieval.types import Hit
+from speech.types import Transcript
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One customer message. Any of text, audio and image may be missing, but not all three."""
+
+    session_id: str
+    text: str = ""
+    audio: bytes | None = None  # encoded audio as uploaded (wav, ogg, webm, ...); speech.audio decodes it
+    image: bytes | None = None  # encoded image as uploaded (png, jpeg, ...); agent.screenshot checks it
+    language: str | None = None  # hint from the UI; otherwise detected
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    text: str
+    box: tuple[tuple[float, float], ...]  # polygon in pixels
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Screenshot:
+    """A checked screenshot: the normalised image (PNG bytes, EXIF orientation applied) and its text."""
+
+    png: bytes
+    width: int
+    height: int
+    ocr_text: str  # untrusted: quoted to the model as data, never as instructions
+    lines: tuple[OcrLine, ...] = ()
+
+
+class SentimentLabel(StrEnum):
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+    POSITIVE = "positive"
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    label: SentimentLabel
+    score: float  # [-1, 1]; below 0 is negative
+    cues: tuple[str, ...] = ()  # e.g. "asks_for_human", "threatens_to_leave", "repeated_question", "profanity", "shouting"
+    source: str = ""  # which analysers contributed, e.g. "lexicon+cues", "lexicon+cues+model"
+
+
+class Route(StrEnum):
+    ANSWER = "answer"
+    CLARIFY = "clarify"  # ambiguous: offer the top choices
+    NO_ANSWER = "no_answer"  # nothing in the FAQ: say so, offer a human
+    HANDOFF = "handoff"
+
+
+@dataclass(frozen=True)
+class Decision:
+    route: Route
+    reason: str  # human-readable, shown to agents and operators
+    priority: int = 0  # handoff priority: higher is more urgent (fraud, lost card: high)
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int  # the [n] used in the reply text
+    entry_id: str
+    question: str
+
+
+@dataclass(frozen=True)
+class ReplyDelta:
+    """A piece of streamed reply text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The whole answer to one turn, yielded last by Agent.stream()."""
+
+    session_id: str
+    text: str
+    citations: tuple[Citation, ...]
+    sentiment: Sentiment
+    route: Route
+    reason: str
+    generator: str  # which generator wrote the text, e.g. "extractive", "transformers:HuggingFaceTB/SmolVLM-256M-Instruct"
+    language: str
+    hits: tuple[Hit, ...] = ()
+    transcript: Transcript | None = None
+    ocr_text: str = ""
+    turn_id: int | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)  # per stage: transcribe, ocr, retrieve, sentiment, policy, generate, first_token

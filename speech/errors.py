@@ -1,0 +1,7 @@
+"""Errors whose message is shown to the user as is. Anything else is a bug."""
+
+from __future__ import annotations
+
+
+class SpeechError(Exception):
+    """Base class: the message says what went wrong and what to do about it."""

@@ -1,0 +1,50 @@
+"""Session-wide test set-up: no network but loopback, offline model hubs, and the shared real data."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+# Model hubs are unreachable here; make libraries fail fast instead of retrying for minutes.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+_real_connect = socket.socket.connect
+
+
+def _is_loopback(address: object) -> bool:
+    if isinstance(address, tuple) and address:
+        host = address[0]
+        if host in ("localhost", ""):
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+    return True  # AF_UNIX and friends
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    if not _is_loopback(address):
+        raise RuntimeError(f"tests must not touch the network: connect({address!r}) refused")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def request_blocker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any outbound connection that is not to loopback (haystack's request_blocker habit)."""
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data beside the checkout; tests that need it skip with a reason where it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real test data not found at {SHARED_DATA} (it sits beside the checkout in CI)")
+    return SHARED_DATA

@@ -1,0 +1,19 @@
+"""`findesk`: the command line. Each package's commands live in their own module and register here."""
+
+from __future__ import annotations
+
+import typer
+
+from ui import cli_agent, cli_faq, cli_retrieval, cli_sentiment, cli_serve, cli_speech, cli_vision
+
+app = typer.Typer(help="FinDesk: a self-hosted multimodal customer-service agent for financial services.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+eval_app = typer.Typer(help="Measure retrieval, speech, OCR and sentiment on labelled data.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+for module in (cli_faq, cli_retrieval, cli_speech, cli_vision, cli_sentiment, cli_agent, cli_serve):
+    module.register(app, eval_app)
+
+
+def main() -> None:
+    app()
