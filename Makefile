@@ -1,0 +1,13 @@
+# The two commands a newcomer needs. Both install whatever is missing first (scripts/setup.sh).
+.PHONY: serve test lint
+
+serve:  ## install, then start FinDesk on http://127.0.0.1:7860 with the embedded defaults
+	bash scripts/setup.sh
+	.venv/bin/findesk serve
+
+test:   ## install (with test tools and chromium), then run the whole test suite
+	bash scripts/setup.sh --test
+	.venv/bin/python -m pytest
+
+lint:
+	.venv/bin/ruff check agent retrieval speech ui tests benchmarks

