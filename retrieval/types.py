@@ -40,6 +40,7 @@ class Hit:
     dense_rank: int | None = None
     lexical_score: float | None = None  # BM25
     lexical_rank: int | None = None
+    tags: tuple[str, ...] = ()  # the entry's tags; "pair:<topic>" links an entry to its translation
 
 
 @dataclass(frozen=True)
