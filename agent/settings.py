@@ -40,7 +40,7 @@ class AgentConfig(BaseModel):
     max_image_bytes: int = Field(10_000_000, gt=0, description="Largest accepted screenshot upload, in bytes.")
     max_image_pixels: int = Field(40_000_000, gt=0, description="Largest accepted screenshot, in pixels.")
     # Routing policy (agent/policy.py).
-    negative_score: float = Field(-0.3, le=0, description="A customer turn at or below this sentiment score is negative.")
+    negative_score: float = Field(-0.3, le=0, description="A turn scoring at or below this is negative.")
     negative_turns_for_handoff: int = Field(
         2, ge=1, description="Hand over after this many consecutive negative customer turns."
     )
@@ -48,7 +48,7 @@ class AgentConfig(BaseModel):
         2, ge=1, description="Hand over after this many consecutive turns the FAQ could not answer."
     )
     clarify_margin: float = Field(
-        0.0, ge=0, description="Offer choices when the top two topics' fused scores differ by less than this (0: never)."
+        0.0, ge=0, description="Offer choices when the top two topics differ by less than this fused score (0: never)."
     )
 
 
