@@ -29,13 +29,36 @@ class AgentConfig(BaseModel):
 
     generator: str = Field("extractive", description="'extractive', 'transformers' or 'openai'.")
     vlm_model: str = Field(
-        "HuggingFaceTB/SmolVLM-256M-Instruct", description="Hub id or local folder for the transformers generator."
+        "Qwen/Qwen2-VL-2B-Instruct",
+        description="Hub id or local folder for the transformers generator (why this default: agent/generators/"
+        "transformers_vlm.py).",
     )
     openai_base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible server base URL.")
     openai_model: str = Field("", description="Model name on the OpenAI-compatible server.")
     openai_api_key_env: str = Field("FINDESK_OPENAI_API_KEY", description="Environment variable holding the API key.")
     generation_timeout_s: float = Field(60.0, gt=0, description="Give up on a model after this many seconds.")
     max_new_tokens: int = Field(400, ge=16, description="Longest generated reply, in tokens.")
+    # Answer generation (agent/generators/, agent/prompts.py).
+    generator_fallback: bool = Field(
+        True, description="Answer extractively when the configured model fails or gives no token in time."
+    )
+    vlm_device: str = Field("cpu", description="torch device for the transformers generator, e.g. 'cpu', 'cuda'.")
+    vlm_max_image_side: int = Field(
+        768, ge=32, description="Screenshots are shrunk to this longest side (pixels) before the VLM sees them."
+    )
+    openai_connect_timeout_s: float = Field(5.0, gt=0, description="Seconds to wait for the model server to accept.")
+    openai_max_retries: int = Field(
+        2, ge=0, description="Retries after a connection error or 5xx/429, only before any token arrived."
+    )
+    openai_retry_backoff_s: float = Field(0.5, ge=0, description="First retry delay in seconds; doubles each retry.")
+    openai_send_images: bool = Field(
+        True, description="Send screenshots to the model server (as data URLs); off keeps images on this machine."
+    )
+    extractive_second_ratio: float = Field(
+        0.9, gt=0, le=1, description="Extractive answers add the runner-up scoring at least this share of the best."
+    )
+    prompt_max_passages: int = Field(5, ge=1, description="FAQ passages numbered in the prompt.")
+    prompt_history_turns: int = Field(4, ge=0, description="Earlier conversation turns shown to the model.")
     sentiment_model: str = Field("", description="Optional transformers sentiment classifier id or path.")
     max_image_bytes: int = Field(10_000_000, gt=0, description="Largest accepted screenshot upload, in bytes.")
     max_image_pixels: int = Field(40_000_000, gt=0, description="Largest accepted screenshot, in pixels.")
