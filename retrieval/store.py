@@ -98,7 +98,7 @@ class UpsertReport:
 
 
 def make_entry_id(question: str, salt: str = "") -> str:
-    """A readable id from the question: "How do I report a lost card?" -> "how-do-i-report-a-lost-card-7b2b3c".
+    """A readable id from the question: "How do I report a lost card?" -> "how-do-i-report-a-lost-card-7b2b3e".
 
     The suffix is a hash of the question (plus `salt`), so the same question gets the same id every time:
     re-importing a file without ids updates its entries instead of duplicating them. Questions with no
