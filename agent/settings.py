@@ -62,6 +62,13 @@ class AgentConfig(BaseModel):
     sentiment_model: str = Field("", description="Optional transformers sentiment classifier id or path.")
     max_image_bytes: int = Field(10_000_000, gt=0, description="Largest accepted screenshot upload, in bytes.")
     max_image_pixels: int = Field(40_000_000, gt=0, description="Largest accepted screenshot, in pixels.")
+    ocr_engine: str = Field("rapidocr", description="OCR engine for screenshots: 'rapidocr'.")
+    ocr_max_pixels: int = Field(
+        4_000_000, gt=0, description="Screenshots larger than this (pixels) are downscaled before OCR; it keeps OCR fast."
+    )
+    ocr_max_chars: int = Field(
+        2000, ge=100, description="Longest screenshot text quoted to the model or added to the query, in characters."
+    )
     # Routing policy (agent/policy.py).
     negative_score: float = Field(-0.3, le=0, description="A turn scoring at or below this is negative.")
     negative_turns_for_handoff: int = Field(
