@@ -15,5 +15,17 @@ class ImageError(AgentError):
     """An uploaded screenshot was refused (not an image, too large, corrupt...)."""
 
 
+class OcrError(AgentError):
+    """The OCR engine could not be loaded or failed on a checked screenshot."""
+
+
 class GeneratorError(AgentError):
     """A configured answer generator failed (model missing, server down, timeout)."""
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """Every error whose message is meant for the user, from all packages: what the edges translate."""
+    from retrieval.errors import RetrievalError
+    from speech.errors import SpeechError
+
+    return (AgentError, RetrievalError, SpeechError)
