@@ -1,0 +1,156 @@
+"""`findesk faq ...` through typer's CliRunner, against a real store in a temporary data folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from retrieval.store import FaqStore
+from ui import cli_faq
+
+GOOD = (
+    '{"id": "card-lost", "question": "I lost my card", "alternates": ["card missing"], "answer": "Freeze it.", '
+    '"category": "cards", "language": "en"}\n'
+    '{"id": "card-lost-zh", "question": "银行卡丢了怎么办？", "answer": "请立即冻结此卡。", "category": "cards", '
+    '"language": "zh"}\n'
+    '{"id": "fees-atm", "question": "What are the ATM fees?", "answer": "Free in our network.", "category": "fees"}\n'
+)
+
+
+@pytest.fixture
+def app() -> typer.Typer:
+    root, eval_app = typer.Typer(), typer.Typer()
+    cli_faq.register(root, eval_app)
+    return root
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "data"
+    monkeypatch.setenv("FINDESK_DATA_DIR", str(folder))  # the settings pick the folder up from the environment
+    return folder
+
+
+def run(app: typer.Typer, *args: str, input: str | None = None) -> object:
+    return CliRunner().invoke(app, ["faq", *args], input=input)
+
+
+def store_at(data_dir: Path) -> FaqStore:
+    return FaqStore(data_dir / "findesk.sqlite3")
+
+
+def imported(app: typer.Typer, tmp_path: Path) -> Path:
+    path = tmp_path / "faq.jsonl"
+    path.write_text(GOOD, encoding="utf-8")
+    result = run(app, "import", str(path), "--actor", "alice")
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_import_prints_counts_and_reimport_updates(app: typer.Typer, data_dir: Path, tmp_path: Path) -> None:
+    path = imported(app, tmp_path)
+    path.write_text(GOOD.replace("Freeze it.", "Freeze it in the app."), encoding="utf-8")
+    result = run(app, "import", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["added"], report["updated"], report["unchanged"]) == (0, 1, 2)
+    with store_at(data_dir) as store:
+        assert store.get("card-lost").answer == "Freeze it in the app." and store.get("card-lost").version == 2
+        assert store.audit("card-lost")[-1].actor == "alice"
+
+
+def test_import_text_report(app: typer.Typer, data_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "faq.md"
+    path.write_text("# Cards\n## Lost card?\nFreeze it.\n## Card stolen?\nCall us.\n", encoding="utf-8")
+    result = run(app, "import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "2 added, 0 updated, 0 unchanged" in " ".join(result.stdout.split())
+
+
+def test_bad_import_lists_every_problem_exits_1_and_changes_nothing(
+    app: typer.Typer, data_dir: Path, tmp_path: Path
+) -> None:
+    imported(app, tmp_path)
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"id,question,answer\ncard-lost,Lost?,Changed.\n,No answer?,\nx,Caf\xe9?,A.\n")
+    result = run(app, "import", str(bad))
+    assert result.exit_code == 1
+    assert "nothing was changed" in result.stderr
+    assert "line 3: missing answer" in result.stderr and "line 4: bytes that are not UTF-8" in result.stderr
+    with store_at(data_dir) as store:
+        assert store.get("card-lost").answer == "Freeze it." and store.count() == 3
+
+
+def test_export_round_trips(app: typer.Typer, data_dir: Path, tmp_path: Path) -> None:
+    source = imported(app, tmp_path)
+    out = tmp_path / "out" / "faq.jsonl"
+    result = run(app, "export", str(out))
+    assert result.exit_code == 0 and "Exported 3 entries" in result.stdout
+    exported = sorted(json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines())
+    assert exported == sorted(json.loads(line)["id"] for line in source.read_text(encoding="utf-8").splitlines())
+    again = run(app, "import", str(out), "--json")
+    assert json.loads(again.stdout)["unchanged"] == 3
+
+
+def test_list_table_filters_and_json(app: typer.Typer, data_dir: Path, tmp_path: Path) -> None:
+    imported(app, tmp_path)
+    table = run(app, "list", "--category", "cards")
+    assert table.exit_code == 0 and "card-lost" in table.stdout and "fees-atm" not in table.stdout
+    as_json = json.loads(run(app, "list", "--search", "冻结", "--json").stdout)
+    assert as_json["count"] == 1 and as_json["total"] == 3
+    assert as_json["entries"][0]["id"] == "card-lost-zh" and as_json["entries"][0]["language"] == "zh"
+    assert json.loads(run(app, "list", "--language", "en", "--json").stdout)["count"] == 2
+
+
+def test_add_edit_delete_and_history(app: typer.Typer, data_dir: Path) -> None:
+    added = run(
+        app, "add", "--question", "Can I raise my card limit?", "--answer", "Yes, in the app.",
+        "--alternate", "higher limit", "--alternate", "increase limit", "--category", "cards",
+        "--tag", "limits", "--id", "card-limit", "--actor", "alice", "--json",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.stdout)["alternates"] == ["higher limit", "increase limit"]
+
+    edited = run(app, "edit", "card-limit", "--answer", "Yes: Cards > Limits.", "--clear-alternates", "--actor", "bob")
+    assert edited.exit_code == 0 and "version 2" in edited.stdout
+    with store_at(data_dir) as store:
+        entry = store.get("card-limit")
+        assert (entry.answer, entry.alternates, entry.tags) == ("Yes: Cards > Limits.", (), ("limits",))
+
+    history = json.loads(run(app, "history", "card-limit", "--json").stdout)
+    assert [(c["action"], c["actor"]) for c in history["changes"]] == [("edit", "bob"), ("add", "alice")]
+    assert history["changes"][0]["before"]["answer"] == "Yes, in the app."
+    assert "answer, alternates" in run(app, "history").stdout
+
+    refused = run(app, "delete", "card-limit", input="n\n")
+    assert refused.exit_code == 1
+    deleted = run(app, "delete", "card-limit", "--yes", "--actor", "carol")
+    assert deleted.exit_code == 0 and "Deleted card-limit" in deleted.stdout
+    with store_at(data_dir) as store:
+        assert store.get("card-limit") is None
+        assert store.audit("card-limit")[0].actor == "carol"
+
+
+def test_user_errors_exit_1_with_the_message(app: typer.Typer, data_dir: Path, tmp_path: Path) -> None:
+    imported(app, tmp_path)
+    conflict = run(app, "edit", "card-lost", "--answer", "Mine.", "--expected-version", "7")
+    assert conflict.exit_code == 1 and "someone else" in conflict.stderr
+    missing = run(app, "delete", "nope", "--yes")
+    assert missing.exit_code == 1 and "No FAQ entry has id 'nope'" in missing.stderr
+    duplicate = run(app, "add", "--id", "card-lost", "--question", "Q?", "--answer", "A.")
+    assert duplicate.exit_code == 1 and "already exists" in duplicate.stderr
+    empty = run(app, "add", "--question", " ", "--answer", "A.")
+    assert empty.exit_code == 1 and "empty question" in empty.stderr
+    nothing = run(app, "edit", "card-lost")
+    assert nothing.exit_code == 2 and "Nothing to change" in nothing.stderr
+
+
+def test_data_dir_option_overrides_the_environment(app: typer.Typer, data_dir: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    result = run(app, "add", "--question", "Q?", "--answer", "A.", "--data-dir", str(other))
+    assert result.exit_code == 0, result.output
+    assert (other / "findesk.sqlite3").exists() and not (data_dir / "findesk.sqlite3").exists()
