@@ -217,15 +217,17 @@ def _text_matches(needle: str, question: str, alternates: str, answer: str) -> b
 class FaqStore:
     """FAQ entries in a SQLite file, with audit and change logs. Safe to share between threads."""
 
-    def __init__(self, path: Path, *, max_row_chars: int = DEFAULT_MAX_ROW_CHARS) -> None:
+    def __init__(self, path: Path, *, max_row_chars: int = DEFAULT_MAX_ROW_CHARS, busy_timeout_s: float = 10.0) -> None:
         self.path = Path(path)
         self.max_row_chars = max_row_chars
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so one change is exactly one transaction.
-            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
-            self._conn.execute("PRAGMA busy_timeout = 10000")  # ms; the server and the CLI may write at once
+            # The server and the CLI may write at once: `timeout` is SQLite's busy_timeout (wait for the other writer).
+            self._conn = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_s
+            )
             self._conn.execute("PRAGMA journal_mode = WAL")
             # FULL: operators' edits are the source of truth; one fsync per edit is cheap next to losing one.
             self._conn.execute("PRAGMA synchronous = FULL")
@@ -255,13 +257,19 @@ class FaqStore:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking."""
-        self._conn.execute("BEGIN IMMEDIATE")
         try:
+            self._conn.execute("BEGIN IMMEDIATE")
             yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._conn.execute("COMMIT")
+        except BaseException as e:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            if isinstance(e, sqlite3.OperationalError):  # locked past busy_timeout, disk full, read-only file
+                raise StoreUnavailable(
+                    f"Could not save to the FAQ database at {self.path}: {e}. Nothing was changed; if another "
+                    "FinDesk process is importing, wait for it and try again, else check the disk and permissions."
+                ) from e
             raise
-        self._conn.execute("COMMIT")
 
     # --- reading ---------------------------------------------------------------------------------------
 

@@ -238,6 +238,18 @@ def test_a_file_that_is_not_a_database_gives_an_actionable_error(tmp_path: Path)
         FaqStore(path)
 
 
+def test_a_locked_database_gives_an_actionable_error_and_the_store_recovers(tmp_path: Path) -> None:
+    path = tmp_path / "findesk.sqlite3"
+    with FaqStore(path, busy_timeout_s=0.2) as store:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process in the middle of a long import
+        with pytest.raises(StoreUnavailable, match="Nothing was changed"):
+            store.add(lost_card(), actor="a")
+        other.execute("ROLLBACK")
+        other.close()
+        assert store.add(lost_card(), actor="a").version == 1  # no transaction left dangling
+
+
 def test_store_is_safe_to_share_between_threads(store: FaqStore) -> None:
     errors: list[BaseException] = []
 
