@@ -1,9 +1,111 @@
-"""Placeholder: commands are added by the package owner."""
+"""`findesk serve` (the web app and HTTP API) and `findesk user ...` (staff accounts and API tokens)."""
 
 from __future__ import annotations
 
+import getpass
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+
+from agent.settings import load_settings
+from ui.auth import ROLES, AuthError, UserStore
+
+err = Console(stderr=True)
+
+
+def _users(data_dir: Path | None) -> UserStore:
+    return UserStore(load_settings(data_dir=data_dir).database_path)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Repeat the password: "):
+        raise AuthError("The two passwords differ; nothing was changed.")
+    return first
+
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the database and indexes live.")]
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     """Add this module's commands to the root app and the `eval` group."""
+    user_app = typer.Typer(help="Staff accounts (agents, operators) and their API tokens.", no_args_is_help=True)
+    app.add_typer(user_app, name="user")
+
+    @app.command()
+    def serve(
+        host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+        port: Annotated[int | None, typer.Option(help="Port to listen on (default 7860).")] = None,
+        data_dir: DataDir = None,
+        warm_up: Annotated[bool, typer.Option(help="Load every model before accepting requests.")] = True,
+    ) -> None:
+        """Start the customer chat (/chat), agent desk (/desk), operator console (/console) and API (/docs)."""
+        import uvicorn
+
+        from agent.services import Services
+        from ui.app import build_app
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        settings = load_settings(data_dir=data_dir, host=host, port=port)
+        services = Services(settings)
+        if warm_up:
+            with err.status("Loading the FAQ index and models…"):
+                services.warm_up()
+        if not UserStore(settings.database_path).list():
+            err.print("[yellow]No staff users yet: add one with `findesk user add NAME --role agent|operator`.")
+        err.print(f"FinDesk on http://{settings.host}:{settings.port}/chat/ · desk /desk/ · console /console/ · "
+                  "API /docs")  # fmt: skip
+        uvicorn.run(build_app(settings, services=services), host=settings.host, port=settings.port, log_level="warning")
+
+    @user_app.command("add")
+    def user_add(
+        name: str,
+        role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")],
+        password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+        data_dir: DataDir = None,
+    ) -> None:
+        """Create a staff user (the password is stored as an argon2 hash)."""
+        try:
+            user = _users(data_dir).add(name, role, _read_password(password_stdin))
+        except AuthError as error:
+            err.print(f"[red]{error}")
+            raise typer.Exit(1) from error
+        err.print(f"Added {user.name} ({user.role}).")
+
+    @user_app.command("list")
+    def user_list(data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+        """Show staff users and their roles."""
+        users = _users(data_dir).list()
+        if as_json:
+            print(json.dumps({"users": [{"name": u.name, "role": u.role, "created_at": u.created_at} for u in users]}))
+            return
+        for u in users:
+            print(f"{u.name}\t{u.role}\t{u.created_at}")
+        if not users:
+            err.print("No users yet: `findesk user add NAME --role agent|operator`.")
+
+    @user_app.command("token")
+    def user_token(name: str, data_dir: DataDir = None) -> None:
+        """Create an API token for the user and print it (only once: just its hash is kept)."""
+        try:
+            print(_users(data_dir).issue_token(name))
+        except AuthError as error:
+            err.print(f"[red]{error}")
+            raise typer.Exit(1) from error
+
+    @user_app.command("remove")
+    def user_remove(name: str, data_dir: DataDir = None) -> None:
+        """Delete a staff user; their sessions and tokens stop working at once."""
+        try:
+            _users(data_dir).remove(name)
+        except AuthError as error:
+            err.print(f"[red]{error}")
+            raise typer.Exit(1) from error
+        err.print(f"Removed {name}.")
