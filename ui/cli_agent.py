@@ -1,9 +1,123 @@
-"""Placeholder: commands are added by the package owner."""
+"""`findesk ask` (one full turn from the terminal) and `findesk doctor` (what was resolved, and why)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from agent.errors import user_errors
+from agent.settings import load_settings
+from agent.types import Reply, ReplyDelta, Turn
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the database and index live.")]
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
-    """Add this module's commands to the root app and the `eval` group."""
+    app.command("ask")(ask)
+    app.command("doctor")(doctor)
+
+
+def ask(
+    text: Annotated[str, typer.Argument(help="The customer's message (may be empty with --image or --audio).")] = "",
+    image: Annotated[Path | None, typer.Option(help="A screenshot to attach.", exists=True, dir_okay=False)] = None,
+    audio: Annotated[Path | None, typer.Option(help="A voice message to attach.", exists=True, dir_okay=False)] = None,
+    session: Annotated[str | None, typer.Option(help="Continue this conversation (default: a new one).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole Reply as one JSON object.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Run one customer turn: transcribe, read the screenshot, search the FAQ, route and answer."""
+    from agent.services import Services
+
+    services = Services(load_settings(data_dir=data_dir))
+    turn = Turn(
+        session_id=session or uuid.uuid4().hex,
+        text=text,
+        audio=audio.read_bytes() if audio else None,
+        image=image.read_bytes() if image else None,
+    )
+    try:
+        reply = None
+        for event in services.agent.stream(turn):
+            if isinstance(event, ReplyDelta) and not as_json:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+            elif isinstance(event, Reply):
+                reply = event
+    except user_errors() as error:
+        Console(stderr=True).print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from error
+    finally:
+        services.close()
+    assert reply is not None
+    if as_json:
+        print(json.dumps(reply_to_json(reply), ensure_ascii=False, indent=2))
+        return
+    console = Console()
+    console.print()
+    for citation in reply.citations:
+        console.print(f"[dim][{citation.n}] {citation.question} ({citation.entry_id})[/dim]")
+    cues = f" ({', '.join(reply.sentiment.cues)})" if reply.sentiment.cues else ""
+    console.print(
+        f"[dim]route {reply.route}: {reply.reason} | sentiment {reply.sentiment.label} {reply.sentiment.score:+.2f}"
+        f"{cues} | {reply.generator} | session {reply.session_id}[/dim]"
+    )
+
+
+def reply_to_json(reply: Reply) -> dict[str, Any]:
+    """The Reply as plain JSON: what `ask --json` and the HTTP API return."""
+    data = dataclasses.asdict(reply)
+    data["hits"] = [{k: v for k, v in hit.items() if k != "answer"} for hit in data["hits"]]
+    return data
+
+
+def doctor(data_dir: DataDir = None) -> None:
+    """Print which models, paths, devices and settings were resolved, and why."""
+    from agent.generators import describe_generator
+    from retrieval import model_pack as retrieval_models
+    from speech import model_pack as speech_models
+
+    settings = load_settings(data_dir=data_dir)
+    console = Console()
+    sections: dict[str, dict[str, Any]] = {
+        "data": {"data_dir": settings.data_dir, "database": settings.database_path, "index": settings.index_dir},
+        "embedder": retrieval_models.describe(settings.retrieval.embedder, "cpu"),
+        "speech": {"engine": settings.speech.engine, **speech_models.describe(settings.speech.model)},
+        "generator": describe_generator(settings.agent),
+        "torch": _torch_info(),
+        "settings": settings.model_dump(mode="json"),
+    }
+    for title, values in sections.items():
+        table = Table(title=title, show_header=False, title_justify="left")
+        for key, value in _flatten(values):
+            table.add_row(key, str(value))
+        console.print(table)
+
+
+def _torch_info() -> dict[str, str]:
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return {
+        "version": torch.__version__,
+        "device": "cuda" if cuda else "cpu",
+        "reason": "a CUDA GPU is visible" if cuda else "no CUDA GPU visible: models run on the CPU",
+        "threads": str(torch.get_num_threads()),
+    }
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    for key, value in values.items():
+        if isinstance(value, dict):
+            rows += _flatten(value, f"{prefix}{key}.")
+        else:
+            rows.append((f"{prefix}{key}", value))
+    return rows

@@ -1,0 +1,333 @@
+"""One customer turn, start to finish: the path a newcomer should read first.
+
+    Turn -> transcribe audio -> read screenshot -> search the FAQ -> score sentiment -> route
+         -> stream the reply -> check citations -> store both messages -> Reply
+
+Each stage is one call, timed on its own (Reply.timings_ms). The stages themselves live in their own
+modules; this file only strings them together.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from agent.citations import check_citations
+from agent.conversations import ConversationStore, Handoff, StoredMessage
+from agent.errors import AgentError
+from agent.generators.base import Generator
+from agent.language import detect_language
+from agent.policy import History, decide, distinct_topics, topic_key
+from agent.prompts import ChatTurn, build_prompt
+from agent.sentiment import SentimentAnalyzer
+from agent.settings import AgentConfig
+from agent.summary import handoff_summary
+from agent.types import Decision, Reply, ReplyDelta, Route, Screenshot, Sentiment, SentimentLabel, Turn
+from retrieval.knowledge_base import KnowledgeBase
+from retrieval.types import Hit, SearchResult
+from speech.types import Transcript
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT_CHARS = 4_000  # a customer message longer than this is refused, not truncated silently
+CONTEXT_WORDS = 4  # a follow-up this short ("and abroad?") is searched together with the previous message
+MAX_OCR_QUERY_CHARS = 600  # screenshot text beyond this dilutes the query more than it helps
+
+# What the customer sees beside the model's words, by route and language.
+NOTES = {
+    "handoff": {
+        "en": "I'm passing this conversation to a member of our team; they will reply here shortly.",
+        "zh": "我已将本次对话转给人工客服，客服人员稍后会在这里回复您。",
+    },
+    "no_answer": {
+        "en": 'I couldn\'t find this in our FAQ. You can rephrase, or press "Talk to a person" and a member of '
+        "our team will help.",
+        "zh": "很抱歉，常见问题中没有找到相关答案。您可以换一种说法，或点击“转人工”由客服人员为您解答。",
+    },
+    "clarify": {"en": "Did you mean one of these?", "zh": "请问您想咨询的是以下哪个问题？"},
+    "claimed": {
+        "en": "{agent} from our team is handling this conversation and will reply here.",
+        "zh": "客服 {agent} 正在处理您的对话，会在这里回复您。",
+    },
+}
+
+
+@dataclass
+class _Clock:
+    """Per-stage timings in milliseconds."""
+
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings_ms[name] = round((time.perf_counter() - start) * 1000, 2)
+
+
+class Agent:
+    """Answers customer turns. Thread-safe as long as its collaborators are (they are)."""
+
+    def __init__(
+        self,
+        *,
+        knowledge_base: KnowledgeBase,
+        conversations: ConversationStore,
+        sentiment: SentimentAnalyzer,
+        generator: Generator,
+        transcribe: Callable[[bytes], Transcript],
+        read_screenshot: Callable[[bytes], Screenshot],
+        config: AgentConfig,
+    ) -> None:
+        self.knowledge_base = knowledge_base
+        self.conversations = conversations
+        self.sentiment = sentiment
+        self.generator = generator
+        self._transcribe = transcribe
+        self._read_screenshot = read_screenshot
+        self.config = config
+
+    def ask(self, turn: Turn) -> Reply:
+        """The whole reply at once (CLI, HTTP API without streaming)."""
+        for event in self.stream(turn):
+            if isinstance(event, Reply):
+                return event
+        raise AssertionError("Agent.stream ended without a Reply")
+
+    def stream(self, turn: Turn) -> Iterator[ReplyDelta | Reply]:
+        """Yield the reply text as it is written, then the final Reply (whose text has citations checked)."""
+        clock = _Clock()
+        if not (turn.text.strip() or turn.audio or turn.image):
+            raise AgentError("Please type a question, record a voice message or attach a screenshot.")
+        if len(turn.text) > MAX_TEXT_CHARS:
+            raise AgentError(f"That message is too long ({len(turn.text)} characters; the limit is {MAX_TEXT_CHARS}).")
+
+        transcript = None
+        if turn.audio:
+            with clock.stage("transcribe"):
+                transcript = self._transcribe(turn.audio)
+        screenshot = None
+        if turn.image:
+            with clock.stage("ocr"):
+                screenshot = self._read_screenshot(turn.image)
+
+        text = " ".join(part for part in (turn.text.strip(), transcript.text.strip() if transcript else "") if part)
+        ocr_text = screenshot.ocr_text if screenshot else ""
+        if not text and not ocr_text.strip():
+            raise AgentError("I couldn't find any text in that screenshot. Please describe the problem in a few words.")
+        language = turn.language or (transcript.language if transcript and not turn.text.strip() else None)
+        language = language or detect_language(text or ocr_text)
+
+        earlier = [m for m in self.conversations.messages(turn.session_id) if m.role == "customer"]
+        handoff = self.conversations.handoff(turn.session_id)
+
+        with clock.stage("retrieve"):
+            result = self.knowledge_base.search(search_query(text, ocr_text, earlier))
+        with clock.stage("sentiment"):
+            sentiment = self.sentiment.score(text, language, history=[m.text for m in earlier]) if text else NEUTRAL
+        with clock.stage("policy"):
+            history = History(
+                sentiments=tuple(m.sentiment for m in earlier if m.sentiment),
+                routes=tuple(m.route or "" for m in earlier),
+            )
+            decision = decide(text or ocr_text, result, sentiment, history, self.config)
+
+        customer_message = self.conversations.add_message(
+            turn.session_id,
+            "customer",
+            text or "(screenshot)",
+            sentiment=sentiment,
+            route=decision.route,
+            reason=decision.reason,
+            image_png=screenshot.png if screenshot else None,
+        )
+        if handoff is not None and handoff.status == "claimed":
+            # A person has the conversation: the bot steps back rather than talk over them.
+            yield from self._finish(
+                turn,
+                clock,
+                _claimed_note(handoff, language),
+                (),
+                sentiment,
+                decision,
+                language,
+                result,
+                transcript,
+                ocr_text,
+                "none",
+            )
+            return
+        if decision.route is Route.HANDOFF:
+            self.conversations.request_handoff(
+                turn.session_id,
+                reason=decision.reason,
+                priority=decision.priority,
+                summary=handoff_summary(
+                    text or ocr_text, [m.text for m in earlier], sentiment, decision, result, language
+                ),
+            )
+
+        passages = answer_passages(result, language, self.config.prompt_max_passages)
+        if decision.route is Route.CLARIFY:
+            reply_text, generator_name = clarify_text(passages[:3], language), "clarify"
+            yield ReplyDelta(reply_text)
+        elif decision.route is Route.NO_ANSWER or (decision.route is Route.HANDOFF and not result.confident):
+            reply_text, generator_name = "", "none"
+        else:
+            prompt = build_prompt(
+                text,
+                passages,
+                language=language,
+                history=self._prompt_history(turn.session_id, customer_message),
+                ocr_text=ocr_text,
+                image=screenshot.png if screenshot else None,
+                max_passages=self.config.prompt_max_passages,
+                history_turns=self.config.prompt_history_turns,
+            )
+            reply_text = ""
+            with clock.stage("generate"):
+                start = time.perf_counter()
+                stream = self.generator.stream(prompt)
+                for delta in stream:
+                    if not reply_text:
+                        clock.timings_ms["first_token"] = round((time.perf_counter() - start) * 1000, 2)
+                    reply_text += delta
+                    yield ReplyDelta(delta)
+            generator_name = stream.answered_by  # the fallback's name when the configured model failed
+
+        note = NOTES.get(str(decision.route), {}).get(language, "") if decision.route is not Route.CLARIFY else ""
+        if note:
+            addition = f"\n\n{note}" if reply_text else note
+            reply_text += addition
+            yield ReplyDelta(addition)
+        checked_text, citations = check_citations(reply_text, passages)
+        yield from self._finish(
+            turn,
+            clock,
+            checked_text,
+            citations,
+            sentiment,
+            decision,
+            language,
+            result,
+            transcript,
+            ocr_text,
+            generator_name,
+            passages,
+        )
+
+    def _finish(
+        self,
+        turn: Turn,
+        clock: _Clock,
+        text: str,
+        citations,
+        sentiment: Sentiment,
+        decision: Decision,  # type: ignore[no-untyped-def]
+        language: str,
+        result: SearchResult,
+        transcript: Transcript | None,
+        ocr_text: str,
+        generator: str,
+        passages: list[Hit] | None = None,
+    ) -> Iterator[Reply]:
+        stored = None
+        if text:
+            stored = self.conversations.add_message(
+                turn.session_id,
+                "assistant",
+                text,
+                route=decision.route,
+                reason=decision.reason,
+                citations=citations,
+                generator=generator,
+                timings_ms=clock.timings_ms,
+            )
+        yield Reply(
+            session_id=turn.session_id,
+            text=text,
+            citations=tuple(citations),
+            sentiment=sentiment,
+            route=decision.route,
+            reason=decision.reason,
+            generator=generator,
+            language=language,
+            hits=tuple(result.hits),
+            transcript=transcript,
+            ocr_text=ocr_text,
+            turn_id=stored.id if stored else None,
+            timings_ms=clock.timings_ms,
+        )
+
+    def _prompt_history(self, session_id: str, current: StoredMessage) -> list[ChatTurn]:
+        """Earlier customer and assistant messages (human agents' too, as the assistant side)."""
+        return [
+            ChatTurn("user" if m.role == "customer" else "assistant", m.text)
+            for m in self.conversations.messages(session_id)
+            if m.id != current.id and m.role != "system"
+        ]
+
+    def request_human(self, session_id: str, reason: str = 'the customer pressed "Talk to a person"') -> Handoff:
+        """The always-visible button: hand over now, whatever the policy would have said."""
+        earlier = [m for m in self.conversations.messages(session_id) if m.role == "customer"]
+        latest = earlier[-1].text if earlier else "(no message yet)"
+        language = detect_language(latest)
+        sentiment = next((m.sentiment for m in reversed(earlier) if m.sentiment), NEUTRAL)
+        decision = Decision(Route.HANDOFF, reason, 1)
+        result = self.knowledge_base.search(latest) if earlier else None
+        self.conversations.add_message(
+            session_id, "system", NOTES["handoff"][language], route=Route.HANDOFF, reason=reason
+        )
+        return self.conversations.request_handoff(
+            session_id,
+            reason=reason,
+            priority=decision.priority,
+            summary=handoff_summary(latest, [m.text for m in earlier[:-1]], sentiment, decision, result, language),
+        )
+
+    def suggest(self, session_id: str) -> SearchResult:
+        """FAQ entries for the latest customer message: the agent desk's suggested answers."""
+        earlier = [m for m in self.conversations.messages(session_id) if m.role == "customer"]
+        if not earlier:
+            return SearchResult("", [], False, 0.0, "the customer has not written anything yet")
+        return self.knowledge_base.search(search_query(earlier[-1].text, "", earlier[:-1]))
+
+
+NEUTRAL = Sentiment(SentimentLabel.NEUTRAL, 0.0, (), "no text")
+
+
+def search_query(text: str, ocr_text: str, earlier: list[StoredMessage]) -> str:
+    """What retrieval sees: the message, the screenshot's text, and the previous message for short follow-ups."""
+    parts = [text]
+    if ocr_text:
+        parts.append(ocr_text[:MAX_OCR_QUERY_CHARS])
+    if earlier and len(text.split()) < CONTEXT_WORDS and detect_language(text) == "en":
+        parts.insert(0, earlier[-1].text)
+    return "\n".join(part for part in parts if part.strip())
+
+
+def answer_passages(result: SearchResult, language: str, limit: int) -> list[Hit]:
+    """The passages the model may cite: one per topic, the customer's language first when both exist."""
+    if not result.confident:
+        return []
+    by_topic: dict[str, Hit] = {}
+    for hit in result.hits:
+        current = by_topic.get(topic_key(hit))
+        if current is None or (current.language != language and hit.language == language):
+            by_topic[topic_key(hit)] = hit
+    return [by_topic[topic_key(hit)] for hit in distinct_topics(result.hits)][:limit]
+
+
+def clarify_text(choices: list[Hit], language: str) -> str:
+    lines = [NOTES["clarify"][language]]
+    lines += [f"{n}. {hit.question} [{n}]" for n, hit in enumerate(choices, start=1)]
+    return "\n".join(lines)
+
+
+def _claimed_note(handoff: Handoff, language: str) -> str:
+    return NOTES["claimed"][language].format(agent=handoff.claimed_by or "A colleague")

@@ -1,0 +1,100 @@
+"""Everything FinDesk runs on, built once from Settings and shared by the web app, the API and the CLI.
+
+Each collaborator is created on first use, so `findesk faq list` never loads Whisper and the web app
+starts answering text before the speech model is needed.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+import numpy as np
+
+from agent.conversations import ConversationStore
+from agent.generators import create_generator
+from agent.generators.base import Generator
+from agent.ocr import OcrEngine, load_ocr_engine
+from agent.pipeline import Agent
+from agent.screenshot import read_screenshot
+from agent.sentiment import SentimentAnalyzer, load_sentiment_analyzer
+from agent.settings import Settings
+from agent.types import Screenshot
+from retrieval.knowledge_base import KnowledgeBase
+from speech.audio import decode_audio
+from speech.transcriber import Transcriber, load_transcriber
+from speech.types import Transcript
+
+
+class Services:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        # cached_property is not thread-safe on its own: two Gradio workers could load Whisper twice.
+        self._lock = threading.RLock()
+
+    @cached_property
+    def knowledge_base(self) -> KnowledgeBase:
+        with self._lock:
+            kb = KnowledgeBase.open(self.settings.data_dir, self.settings.retrieval)
+            kb.ensure_default_faq()
+            return kb
+
+    @cached_property
+    def conversations(self) -> ConversationStore:
+        with self._lock:
+            return ConversationStore(self.settings.database_path)
+
+    @cached_property
+    def transcriber(self) -> Transcriber:
+        with self._lock:
+            return load_transcriber(self.settings.speech)
+
+    @cached_property
+    def ocr(self) -> OcrEngine:
+        with self._lock:
+            return load_ocr_engine()
+
+    @cached_property
+    def sentiment(self) -> SentimentAnalyzer:
+        with self._lock:
+            return load_sentiment_analyzer(self.settings.agent)
+
+    @cached_property
+    def generator(self) -> Generator:
+        with self._lock:
+            return create_generator(self.settings.agent)
+
+    @cached_property
+    def agent(self) -> Agent:
+        with self._lock:
+            return Agent(
+                knowledge_base=self.knowledge_base,
+                conversations=self.conversations,
+                sentiment=self.sentiment,
+                generator=self.generator,
+                transcribe=self.transcribe,
+                read_screenshot=self.read_screenshot,
+                config=self.settings.agent,
+            )
+
+    def transcribe(self, audio: bytes | tuple[int, np.ndarray]) -> Transcript:
+        """Decode and check an upload or a microphone recording, then transcribe it."""
+        config = self.settings.speech
+        clip = decode_audio(audio, max_duration_s=config.max_duration_s, max_bytes=config.max_bytes)
+        return self.transcriber.transcribe(clip)
+
+    def read_screenshot(self, image: bytes) -> Screenshot:
+        return read_screenshot(image, self.settings.agent, self.ocr)
+
+    def warm_up(self) -> None:
+        """Load every model now rather than on the first customer's turn."""
+        self.agent  # noqa: B018 - builds the knowledge base, sentiment analyser and generator
+        self.generator.warm_up()
+        self.transcriber.warm_up()
+        self.ocr  # noqa: B018
+
+    def close(self) -> None:
+        if "knowledge_base" in self.__dict__:
+            self.knowledge_base.close()
+        if "conversations" in self.__dict__:
+            self.conversations.close()

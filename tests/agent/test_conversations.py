@@ -1,0 +1,112 @@
+"""The conversation log and handoff queue: ordering, state changes, redaction, and refusals."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from agent.conversations import ConversationNotFound, ConversationStore, HandoffStateError
+from agent.errors import AgentError
+from agent.types import Citation, Sentiment, SentimentLabel
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ConversationStore:
+    store = ConversationStore(tmp_path / "findesk.sqlite3")
+    yield store
+    store.close()
+
+
+def test_messages_round_trip_with_sentiment_citations_and_image(store: ConversationStore) -> None:
+    sad = Sentiment(SentimentLabel.NEGATIVE, -0.6, ("shouting",), "lexicon+cues")
+    first = store.add_message(
+        "s1", "customer", "WHY is my card declined", sentiment=sad, route="answer", image_png=b"\x89PNG fake"
+    )
+    second = store.add_message(
+        "s1",
+        "assistant",
+        "Try this [1]",
+        citations=[Citation(1, "cards-declined", "Q")],
+        generator="extractive",
+        timings_ms={"retrieve": 3.5},
+    )
+    messages = store.messages("s1")
+    assert [m.id for m in messages] == [first.id, second.id]
+    assert messages[0].sentiment == sad and messages[0].has_image and not messages[1].has_image
+    assert messages[1].citations == (Citation(1, "cards-declined", "Q"),)
+    assert messages[1].timings_ms == {"retrieve": 3.5}
+    assert store.image(first.id) == b"\x89PNG fake"
+    assert store.messages("s1", after_id=first.id) == [messages[1]]
+
+
+def test_pii_is_redacted_before_it_is_stored(store: ConversationStore) -> None:
+    store.add_message("s1", "customer", "my card 4111 1111 1111 1111 was charged twice")
+    [message] = store.messages("s1")
+    assert "4111" not in message.text and "[CARD]" in message.text
+    store.request_handoff("s1", reason="asked", priority=1, summary="Customer wrote 4111 1111 1111 1111")
+    assert "4111" not in store.queue()[0].summary
+
+
+def test_queue_orders_by_priority_then_waiting_time(store: ConversationStore) -> None:
+    store.request_handoff("calm", reason="asked for a person", priority=1, summary="")
+    store.request_handoff("fraud", reason="possible fraud", priority=3, summary="")
+    store.request_handoff("calm2", reason="asked for a person", priority=1, summary="")
+    assert [h.session_id for h in store.queue()] == ["fraud", "calm", "calm2"]
+
+
+def test_repeated_handoff_keeps_its_place_and_raises_priority(store: ConversationStore) -> None:
+    store.request_handoff("a", reason="first", priority=1, summary="")
+    store.request_handoff("b", reason="first", priority=2, summary="")
+    again = store.request_handoff("a", reason="upset", priority=2, summary="newer")
+    assert again.priority == 2 and again.reason == "first" and again.summary == "newer"
+    assert [h.session_id for h in store.queue()] == ["a", "b"]
+
+
+def test_claim_reply_resolve(store: ConversationStore) -> None:
+    store.add_message("s1", "customer", "help", sentiment=Sentiment(SentimentLabel.NEGATIVE, -0.5))
+    store.add_message("s1", "customer", "HELP", sentiment=Sentiment(SentimentLabel.NEGATIVE, -0.9))
+    store.request_handoff("s1", reason="upset", priority=2, summary="")
+    assert store.queue()[0].sentiment_trend == (-0.5, -0.9)
+    reply = store.add_agent_reply("s1", "alice", "Hi, I'm Alice. Let me look.")
+    assert reply.role == "agent" and reply.author == "alice"
+    assert store.handoff("s1").status == "claimed" and store.handoff("s1").claimed_by == "alice"
+    with pytest.raises(HandoffStateError, match="alice has already claimed"):
+        store.claim("s1", "bob")
+    assert store.resolve("s1", "alice").status == "resolved"
+    assert store.queue() == []
+    with pytest.raises(HandoffStateError, match="already resolved"):
+        store.claim("s1", "alice")
+
+
+def test_refusals_are_specific(store: ConversationStore) -> None:
+    with pytest.raises(ConversationNotFound):
+        store.claim("nope", "alice")
+    with pytest.raises(ConversationNotFound):
+        store.add_agent_reply("nope", "alice", "hello")
+    store.request_handoff("s1", reason="r", priority=1, summary="")
+    with pytest.raises(AgentError, match="empty"):
+        store.add_agent_reply("s1", "alice", "   ")
+    with pytest.raises(ValueError, match="unknown role"):
+        store.add_message("s1", "robot", "hi")
+
+
+def test_unanswered_lists_customer_messages_that_ended_without_an_answer(store: ConversationStore) -> None:
+    store.add_message("s1", "customer", "what's the weather", route="no_answer")
+    store.add_message("s1", "customer", "card declined", route="answer")
+    store.add_message("s2", "customer", "PERSON NOW", route="handoff")
+    assert [m.text for m in store.unanswered()] == ["PERSON NOW", "what's the weather"]
+
+
+def test_concurrent_writers_lose_nothing(store: ConversationStore) -> None:
+    def write(n: int) -> None:
+        for i in range(25):
+            store.add_message(f"s{n}", "customer", f"message {i}")
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(len(store.messages(f"s{n}")) for n in range(4)) == 100
