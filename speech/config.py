@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -13,3 +15,14 @@ class SpeechConfig(BaseModel):
     languages: tuple[str, ...] = Field(("zh", "en"), description="Languages auto-detection may choose from.")
     max_duration_s: float = Field(120.0, gt=0, description="Longest accepted clip, in seconds.")
     max_bytes: int = Field(25_000_000, gt=0, description="Largest accepted audio upload, in bytes.")
+    cache_dir: Path | None = Field(
+        None, description="Where assembled/converted Whisper weights are cached; default: the user cache dir."
+    )
+    compute_type: str = Field("int8", description="faster-whisper (CTranslate2) compute type on CPU: int8, float32.")
+    cpu_threads: int = Field(2, ge=0, description="CPU threads per transcription (0: library default).")
+    beam_size: int = Field(1, ge=1, description="Beam width; 1 is greedy decoding (fastest).")
+    vad_filter: bool = Field(False, description="Drop non-speech stretches with Silero VAD before decoding.")
+    prompt: str = Field("", description="Default bias prompt (FAQ vocabulary, e.g. 'IBAN, SWIFT, chargeback').")
+    no_speech_threshold: float = Field(
+        0.6, ge=0, le=1, description="Above this no-speech probability (and with low confidence) a clip is silence."
+    )

