@@ -57,3 +57,7 @@ class UnknownEngineError(SpeechError):
 
 class EngineNotInstalledError(SpeechError):
     """The engine's Python package is missing; the message says what to pip install."""
+
+
+class ManifestError(SpeechError):
+    """An evaluation manifest is missing, malformed, or points at missing audio files."""
