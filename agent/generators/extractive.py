@@ -91,11 +91,17 @@ class ExtractiveGenerator:
         first = prompt.passages[chosen[0]]
         other_language = normalise_language(first.language) != prompt.language
         yield text["lead_other" if other_language else "lead"] + "\n\n"
-        yield f"{first.answer.strip()} [{chosen[0] + 1}]"
+        yield _cited(first, chosen[0] + 1)
         for index in chosen[1:]:
             hit = prompt.passages[index]
             yield "\n\n" + text["also"].format(question=hit.question.strip()) + "\n"
-            yield f"{hit.answer.strip()} [{index + 1}]"
+            yield _cited(hit, index + 1)
+
+
+def _cited(hit: Hit, n: int) -> str:
+    # Chinese text puts no space before the mark: "冻结您的卡。[1]"; English does: "Freeze it. [1]".
+    space = "" if normalise_language(hit.language) == "zh" else " "
+    return f"{hit.answer.strip()}{space}[{n}]"
 
 
 def describe(config: AgentConfig) -> dict[str, Any]:

@@ -66,7 +66,12 @@ def chat_request(prompt: Prompt, model: str, max_tokens: int, *, send_image: boo
 
 
 def sse_deltas(lines: Iterable[str]) -> Iterator[str]:
-    """Text deltas from a chat-completions event stream (`data: {...}` lines, ended by `data: [DONE]`)."""
+    """Text deltas from a chat-completions event stream (`data: {...}` lines, ended by `data: [DONE]`).
+
+    A stream that ends with neither `[DONE]` nor a `finish_reason` was cut off (server crash, proxy timeout):
+    that raises, so the customer is told the reply is incomplete.
+    """
+    finished = False
     for line in lines:
         if not line.startswith("data:"):
             continue  # blank separators, `: keep-alive` comments, `event:` lines
@@ -85,6 +90,9 @@ def sse_deltas(lines: Iterable[str]) -> Iterator[str]:
             content = (choice.get("delta") or {}).get("content")
             if content:
                 yield content
+            finished = finished or bool(choice.get("finish_reason"))
+    if not finished:
+        raise GeneratorError("The model server's stream ended before the reply was finished.")
 
 
 class OpenAIServerGenerator:

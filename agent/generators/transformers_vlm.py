@@ -91,6 +91,15 @@ def decode_image(png: bytes, max_side: int) -> Any:
     return image
 
 
+def prepare_inputs(processor: Any, prompt: Prompt, max_image_side: int) -> Any:
+    """Token ids (and pixel values when there is a screenshot) for `model.generate`, via the chat template."""
+    image = decode_image(prompt.image, max_image_side) if prompt.image else None
+    text = processor.apply_chat_template(
+        chat_messages(prompt, with_image=image is not None), add_generation_prompt=True, tokenize=False
+    )
+    return processor(text=text, images=[image] if image is not None else None, return_tensors="pt")
+
+
 class TransformersVLMGenerator:
     """Streams a reply from a transformers vision-language model that runs in this process."""
 
@@ -122,12 +131,7 @@ class TransformersVLMGenerator:
         from transformers import StoppingCriteria, TextIteratorStreamer
 
         processor, model = self._load()
-        image = decode_image(prompt.image, self.max_image_side) if prompt.image else None
-        text = processor.apply_chat_template(
-            chat_messages(prompt, with_image=image is not None), add_generation_prompt=True, tokenize=False
-        )
-        inputs = processor(text=text, images=[image] if image is not None else None, return_tensors="pt")
-        inputs = inputs.to(model.device)
+        inputs = prepare_inputs(processor, prompt, self.max_image_side).to(model.device)
 
         stop = threading.Event()  # set when the reader goes away: generation stops at the next token
 
