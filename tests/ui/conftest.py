@@ -1,0 +1,100 @@
+"""One real app for the UI tests: real knowledge base (MiniLM), real agent, a small English FAQ subset.
+
+The app is served once per session by uvicorn on a free loopback port (Gradio's queue needs the app's
+lifespan to run), and the same FastAPI object is used through TestClient for the JSON API.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+
+import retrieval
+from agent.services import Services
+from agent.settings import Settings, load_settings
+from retrieval.importers import parse_faq_file
+from retrieval.knowledge_base import KnowledgeBase
+from ui.app import build_app
+from ui.auth import UserStore
+
+DEFAULT_FAQ = Path(retrieval.__file__).parent / "data" / "default_faq.jsonl"
+SUBSET = ("cards", "transfers", "app_errors", "contact")  # English only: no Chinese model loads in fast tests
+PASSWORD = "correct horse battery"
+FAST_HASH = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)  # real argon2id, cheaper
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def seed_faq(data_dir: Path, settings: Settings) -> None:
+    """Import part of the shipped FAQ, so Services skips loading all of it (store version is no longer 0)."""
+    lines = [json.loads(line) for line in DEFAULT_FAQ.read_text(encoding="utf-8").splitlines() if line.strip()]
+    subset = data_dir / "subset.jsonl"
+    subset.write_text(
+        "\n".join(json.dumps(e) for e in lines if e["language"] == "en" and e["category"] in SUBSET), encoding="utf-8"
+    )
+    kb = KnowledgeBase.open(data_dir, settings.retrieval)
+    try:
+        kb.import_entries(parse_faq_file(subset, max_bytes=10_000_000, max_row_chars=20_000), actor="tests")
+    finally:
+        kb.close()
+
+
+@dataclass
+class LiveApp:
+    url: str
+    settings: Settings
+    services: Services
+    users: UserStore
+    agent_token: str
+    operator_token: str
+    client: TestClient
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.agent_token if role == 'agent' else self.operator_token}"}
+
+
+@pytest.fixture(scope="session")
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+    data_dir = tmp_path_factory.mktemp("findesk-ui")
+    settings = load_settings(data_dir=data_dir)
+    seed_faq(data_dir, settings)
+    services = Services(settings)
+    users = UserStore(settings.database_path, hasher=FAST_HASH)
+    users.add("alice", "agent", PASSWORD)
+    users.add("olga", "operator", PASSWORD)
+    app = build_app(settings, services=services, users=users)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    services.knowledge_base  # noqa: B018 - build the index once, before any timed request
+    yield LiveApp(
+        url=f"http://127.0.0.1:{port}",
+        settings=settings,
+        services=services,
+        users=users,
+        agent_token=users.issue_token("alice"),
+        operator_token=users.issue_token("olga"),
+        client=TestClient(app),
+    )
+    server.should_exit = True
+    thread.join(timeout=10)

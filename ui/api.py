@@ -1,0 +1,259 @@
+"""The JSON HTTP API: a chat turn for anyone, the handoff queue for agents, FAQ editing for operators.
+
+Staff endpoints take `Authorization: Bearer <token>` (from `findesk user token NAME`) or the browser's
+session cookie. User-facing errors from agent/retrieval/speech become 4xx JSON `{"error": message}`;
+anything else is logged and answered with a generic 500, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from itertools import chain
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.security import HTTPBearer
+from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from agent.conversations import ConversationNotFound, HandoffStateError
+from agent.errors import AgentError, GeneratorError
+from agent.services import Services
+from agent.types import Reply, ReplyDelta, Turn
+from retrieval.errors import EntryExists, EntryNotFound, ImportRejected, RetrievalError, VersionConflict
+from speech.errors import SpeechError
+from ui.api_models import (
+    AgentReplyIn,
+    CustomerMessageOut,
+    FaqEntryIn,
+    FaqEntryOut,
+    FaqEntryPatch,
+    HandoffOut,
+    HandoffStatusOut,
+    ImportReportOut,
+    IndexStatusOut,
+    MessageOut,
+    ReplyOut,
+    handoff_out,
+)
+from ui.auth import User, UserStore
+from ui.errors import GENERIC
+from ui.login import request_user
+
+log = logging.getLogger("findesk.api")
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_STATUS = {
+    EntryNotFound: 404, ConversationNotFound: 404, EntryExists: 409, VersionConflict: 409, HandoffStateError: 409,
+    GeneratorError: 503,
+}  # fmt: skip
+# Declares the scheme for /docs ("Authorize" button); the check itself is `request_user`.
+bearer = HTTPBearer(auto_error=False, description="A token from `findesk user token NAME`.")
+
+
+def _status_for(error: Exception) -> int:
+    return next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 422)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def user_error(_request: Request, error: Exception) -> JSONResponse:
+        body: dict[str, object] = {"error": str(error)}
+        if isinstance(error, ImportRejected):
+            body["problems"] = [{"line": p.line, "reason": p.reason} for p in error.problems]
+        return JSONResponse(body, status_code=_status_for(error))
+
+    async def http_error(_request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, StarletteHTTPException)
+        return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
+
+    async def bug(_request: Request, error: Exception) -> JSONResponse:
+        log.error("unexpected error in an API request", exc_info=error)
+        return JSONResponse({"error": GENERIC["en"]}, status_code=500)
+
+    for kind in (AgentError, RetrievalError, SpeechError):
+        app.add_exception_handler(kind, user_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, bug)
+
+
+def _role(role: str, users: UserStore) -> Callable[..., User]:
+    def dependency(request: Request, _scheme: object = Depends(bearer)) -> User:
+        user = request_user(request, users)
+        if user is None:
+            raise HTTPException(401, "Send `Authorization: Bearer <token>`; create one with `findesk user token NAME`.")
+        if user.role != role:
+            raise HTTPException(403, f"This needs the {role} role; {user.name} is an {user.role}.")
+        return user
+
+    return dependency
+
+
+def _read_upload(upload: UploadFile | None, max_bytes: int, what: str) -> bytes | None:
+    """The upload's bytes, reading at most one byte past the limit so a huge body is never held whole."""
+    if upload is None or not upload.filename:
+        return None
+    data = upload.file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise HTTPException(413, f"The {what} is larger than the {max_bytes / 1e6:.0f} MB limit.")
+    return data
+
+
+def _ndjson(first: ReplyDelta | Reply, rest: Iterator[ReplyDelta | Reply], language: str) -> Iterator[bytes]:
+    """One JSON object per line: {"type": "delta", "text"} ..., then {"type": "reply", ...} or "error"."""
+    try:
+        for event in chain([first], rest):
+            if isinstance(event, ReplyDelta):
+                yield (json.dumps({"type": "delta", "text": event.text}, ensure_ascii=False) + "\n").encode()
+            else:
+                body = {"type": "reply", **ReplyOut.of(event).model_dump()}
+                yield (json.dumps(body, ensure_ascii=False) + "\n").encode()
+    except (AgentError, RetrievalError, SpeechError) as error:
+        yield (json.dumps({"type": "error", "error": str(error)}, ensure_ascii=False) + "\n").encode()
+    except Exception:
+        log.exception("chat stream failed")
+        yield (json.dumps({"type": "error", "error": GENERIC["en"]}) + "\n").encode()
+
+
+def api_router(services: Services, users: UserStore) -> APIRouter:
+    router = APIRouter(prefix="/api")
+    agent_user, operator_user = Depends(_role("agent", users)), Depends(_role("operator", users))
+    settings = services.settings
+
+    def session_of(session_id: str) -> str:
+        if not SESSION_ID.match(session_id):
+            raise HTTPException(422, "session_id must be 8-64 letters, digits, '_' or '-'.")
+        return session_id
+
+    # --- customers ---------------------------------------------------------------------------------
+
+    @router.post("/chat", tags=["chat"], response_model=ReplyOut,
+                 responses={200: {"content": {"application/x-ndjson": {}},
+                                  "description": "With stream=true: NDJSON deltas, then the reply."}})  # fmt: skip
+    def chat(
+        session_id: Annotated[str | None, Form(description="Keep it to continue a conversation.")] = None,
+        text: Annotated[str, Form()] = "",
+        language: Annotated[str | None, Form(description="'en' or 'zh'; detected when empty.")] = None,
+        stream: Annotated[bool, Form(description="NDJSON: deltas as written, then the final reply.")] = False,
+        image: Annotated[UploadFile | None, File(description="A screenshot (PNG, JPEG, WebP).")] = None,
+        audio: Annotated[UploadFile | None, File(description="A voice message (wav, ogg, webm, mp3...).")] = None,
+    ):  # noqa: ANN202 - JSON or a stream
+        turn = Turn(
+            session_id=session_of(session_id) if session_id else uuid.uuid4().hex,
+            text=text,
+            image=_read_upload(image, settings.agent.max_image_bytes, "image"),
+            audio=_read_upload(audio, settings.speech.max_bytes, "audio clip"),
+            language=language or None,
+        )
+        events = services.agent.stream(turn)
+        first = next(events)  # errors before the first event (bad input) become a plain 4xx response
+        if not stream:
+            reply = first if isinstance(first, Reply) else next(e for e in events if isinstance(e, Reply))
+            return ReplyOut.of(reply)
+        return StreamingResponse(_ndjson(first, events, language or "en"), media_type="application/x-ndjson")
+
+    @router.get("/chat/{session_id}/messages", tags=["chat"], response_model=list[CustomerMessageOut])
+    def chat_messages(session_id: str, after_id: int = 0) -> list[CustomerMessageOut]:
+        """The customer's own conversation (poll with after_id for human agents' replies)."""
+        return [CustomerMessageOut.of(m) for m in services.conversations.messages(session_of(session_id),
+                                                                                     after_id=after_id)]  # fmt: skip
+
+    @router.post("/chat/{session_id}/handoff", tags=["chat"], response_model=HandoffStatusOut)
+    def chat_handoff(session_id: str) -> HandoffStatusOut:
+        """The "talk to a person" button."""
+        handoff = services.agent.request_human(session_of(session_id))
+        return HandoffStatusOut(session_id=handoff.session_id, status=handoff.status)
+
+    # --- agents --------------------------------------------------------------------------------------
+
+    @router.get("/handoffs", tags=["handoffs"], response_model=list[HandoffOut])
+    def handoffs(
+        _user: User = agent_user, status: Annotated[list[str] | None, Query()] = None
+    ) -> list[HandoffOut]:  # fmt: skip
+        """Open handoffs, most urgent first, then longest waiting."""
+        return [handoff_out(h) for h in services.conversations.queue(tuple(status or ("waiting", "claimed")))]
+
+    @router.get("/handoffs/{session_id}/messages", tags=["handoffs"], response_model=list[MessageOut])
+    def handoff_messages(session_id: str, after_id: int = 0, _user: User = agent_user) -> list[MessageOut]:
+        return [MessageOut.model_validate(m) for m in services.conversations.messages(session_id, after_id=after_id)]
+
+    @router.post("/handoffs/{session_id}/claim", tags=["handoffs"], response_model=HandoffOut)
+    def claim(session_id: str, user: User = agent_user) -> HandoffOut:
+        return handoff_out(services.conversations.claim(session_id, user.name))
+
+    @router.post("/handoffs/{session_id}/resolve", tags=["handoffs"], response_model=HandoffOut)
+    def resolve(session_id: str, user: User = agent_user) -> HandoffOut:
+        return handoff_out(services.conversations.resolve(session_id, user.name))
+
+    @router.post("/handoffs/{session_id}/reply", tags=["handoffs"], response_model=MessageOut)
+    def reply(session_id: str, body: AgentReplyIn, user: User = agent_user) -> MessageOut:
+        """Post a message into the customer's chat (claims the conversation if it was waiting)."""
+        return MessageOut.model_validate(services.conversations.add_agent_reply(session_id, user.name, body.text))
+
+    # --- operators -----------------------------------------------------------------------------------
+
+    kb = lambda: services.knowledge_base  # noqa: E731 - built on first use, not at startup
+
+    @router.get("/faq", tags=["faq"], response_model=list[FaqEntryOut])
+    def faq_list(
+        q: str | None = None, category: str | None = None, language: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+        _user: User = operator_user,
+    ) -> list[FaqEntryOut]:  # fmt: skip
+        entries = kb().list_entries(text=q, category=category, language=language, limit=limit, offset=offset)
+        return [FaqEntryOut.model_validate(e) for e in entries]
+
+    @router.get("/faq/status", tags=["faq"], response_model=IndexStatusOut)
+    def faq_status(_user: User = operator_user) -> IndexStatusOut:
+        return IndexStatusOut.model_validate(kb().status())
+
+    @router.get("/faq/export", tags=["faq"], response_class=FileResponse)
+    def faq_export(_user: User = operator_user) -> FileResponse:
+        """The whole FAQ as JSONL (the import format), straight from the store."""
+        folder = Path(tempfile.mkdtemp(prefix="findesk-export-"))
+        path = folder / "faq.jsonl"
+        kb().export_jsonl(path)
+        cleanup = BackgroundTask(lambda: (path.unlink(missing_ok=True), folder.rmdir()))
+        return FileResponse(path, media_type="application/x-ndjson", filename="faq.jsonl", background=cleanup)
+
+    @router.post("/faq/import", tags=["faq"], response_model=ImportReportOut)
+    def faq_import(
+        file: Annotated[UploadFile, File(description="JSONL, CSV or Markdown")], user: User = operator_user
+    ) -> ImportReportOut:
+        """All or nothing: a refused file changes nothing and lists every bad row (422, `problems`)."""
+        data = _read_upload(file, settings.retrieval.max_import_bytes, "FAQ file") or b""
+        folder = Path(tempfile.mkdtemp(prefix="findesk-import-"))
+        path = folder / Path(file.filename or "faq.jsonl").name  # the extension names the format
+        try:
+            path.write_bytes(data)
+            return ImportReportOut.model_validate(kb().import_file(path, actor=user.name))
+        finally:
+            path.unlink(missing_ok=True)
+            folder.rmdir()
+
+    @router.get("/faq/{entry_id}", tags=["faq"], response_model=FaqEntryOut)
+    def faq_get(entry_id: str, _user: User = operator_user) -> FaqEntryOut:
+        entry = kb().get(entry_id)
+        if entry is None:
+            raise EntryNotFound(f"No FAQ entry {entry_id!r}.")
+        return FaqEntryOut.model_validate(entry)
+
+    @router.post("/faq", tags=["faq"], response_model=FaqEntryOut, status_code=201)
+    def faq_add(body: FaqEntryIn, user: User = operator_user) -> FaqEntryOut:
+        return FaqEntryOut.model_validate(kb().add(body.entry(), actor=user.name))
+
+    @router.patch("/faq/{entry_id}", tags=["faq"], response_model=FaqEntryOut)
+    def faq_edit(entry_id: str, body: FaqEntryPatch, user: User = operator_user) -> FaqEntryOut:
+        saved = kb().update(entry_id, actor=user.name, expected_version=body.expected_version, **body.changes())
+        return FaqEntryOut.model_validate(saved)
+
+    @router.delete("/faq/{entry_id}", tags=["faq"], status_code=204)
+    def faq_delete(entry_id: str, user: User = operator_user) -> None:
+        kb().delete(entry_id, actor=user.name)
+
+    return router

@@ -1,0 +1,180 @@
+"""The HTTP API's JSON shapes (what /openapi.json documents), converted from the domain dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.conversations import Handoff, StoredMessage
+from agent.types import Reply
+from retrieval.types import FaqEntry, Hit
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class CitationOut(_Out):
+    n: int
+    entry_id: str
+    question: str
+
+
+class SentimentOut(_Out):
+    label: str
+    score: float = Field(description="In [-1, 1]; below 0 is negative.")
+    cues: list[str] = []
+
+
+class HitOut(_Out):
+    entry_id: str
+    question: str
+    category: str
+    language: str
+    score: float = Field(description="Fused score (higher is better).")
+    dense_score: float | None = None
+    lexical_score: float | None = None
+
+
+class ReplyOut(_Out):
+    session_id: str
+    text: str
+    citations: list[CitationOut]
+    sentiment: SentimentOut
+    route: str = Field(description="answer | clarify | no_answer | handoff")
+    reason: str
+    generator: str
+    language: str
+    transcript: str | None = Field(None, description="What the voice message was heard as, if one was sent.")
+    hits: list[HitOut] = []
+    timings_ms: dict[str, float] = {}
+
+    @classmethod
+    def of(cls, reply: Reply) -> ReplyOut:
+        data: dict[str, Any] = {f.name: getattr(reply, f.name) for f in dataclasses.fields(reply)}
+        data["transcript"] = reply.transcript.text if reply.transcript else None
+        data["sentiment"] = SentimentOut.model_validate(reply.sentiment)
+        data["route"] = str(reply.route)
+        return cls.model_validate(data)
+
+
+class MessageOut(_Out):
+    id: int
+    role: str = Field(description="customer | assistant | agent | system")
+    text: str
+    at: str
+    author: str = ""
+    route: str | None = None
+    reason: str = ""
+    sentiment: SentimentOut | None = None
+    citations: list[CitationOut] = []
+    has_image: bool = False
+
+
+class CustomerMessageOut(_Out):
+    """What a customer may read back about their own conversation (no routing internals)."""
+
+    id: int
+    role: str
+    text: str
+    at: str
+    author: str = ""
+    citations: list[CitationOut] = []
+
+    @classmethod
+    def of(cls, message: StoredMessage) -> CustomerMessageOut:
+        return cls.model_validate(message)
+
+
+class HandoffOut(_Out):
+    session_id: str
+    status: str = Field(description="waiting | claimed | resolved")
+    priority: int
+    reason: str
+    summary: str
+    created_at: str
+    claimed_by: str
+    language: str
+    sentiment_trend: list[float]
+
+
+class HandoffStatusOut(_Out):
+    session_id: str
+    status: str
+
+
+class AgentReplyIn(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class FaqEntryOut(_Out):
+    id: str
+    question: str
+    answer: str
+    alternates: list[str] = []
+    category: str = ""
+    language: str = "en"
+    tags: list[str] = []
+    updated_at: str = ""
+    version: int = 0
+
+
+class FaqEntryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field("", description="Leave empty to get an id made from the question.")
+    question: str
+    answer: str
+    alternates: list[str] = []
+    category: str = ""
+    language: str = "en"
+    tags: list[str] = []
+
+    def entry(self) -> FaqEntry:
+        return FaqEntry(
+            id=self.id, question=self.question, answer=self.answer, alternates=tuple(self.alternates),
+            category=self.category, language=self.language, tags=tuple(self.tags),
+        )  # fmt: skip
+
+
+class FaqEntryPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    expected_version: int | None = Field(None, description="Refuse (409) if the entry changed since this version.")
+    question: str | None = None
+    answer: str | None = None
+    alternates: list[str] | None = None
+    category: str | None = None
+    language: str | None = None
+    tags: list[str] | None = None
+
+    def changes(self) -> dict[str, Any]:
+        data = self.model_dump(exclude_none=True, exclude={"expected_version"})
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+
+
+class ImportReportOut(_Out):
+    added: int
+    updated: int
+    unchanged: int
+    version: int
+
+
+class IndexStatusOut(_Out):
+    entries: int
+    vectors: int
+    embedder: str
+    index_type: str
+    store_version: int
+    index_version: int
+    last_update: str
+
+
+def hits_out(hits: list[Hit]) -> list[HitOut]:
+    return [HitOut.model_validate(h) for h in hits]
+
+
+def handoff_out(handoff: Handoff) -> HandoffOut:
+    return HandoffOut.model_validate(handoff)

@@ -1,0 +1,78 @@
+"""The web app: one FastAPI application with the JSON API, staff login, and three Gradio apps mounted.
+
+    /chat/     customer chat (anonymous)          /api/...       JSON API (OpenAPI at /docs, /openapi.json)
+    /desk/     agent desk (role agent)            /login         staff sign-in
+    /console/  operator console (role operator)
+
+Each page is its own gr.Blocks, so the customer page's API (what gradio_client or a raw HTTP call can reach)
+contains only customer functions; the staff pages are behind `StaffGate` and Gradio's auth_dependency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import gradio as gr
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from agent.services import Services
+from agent.settings import Settings
+from ui.api import api_router, install_error_handlers
+from ui.auth import UserStore
+from ui.chat_page import build_chat_page
+from ui.console_page import build_console_page
+from ui.desk_page import build_desk_page
+from ui.login import StaffGate, auth_dependency, login_router
+
+CSS = """
+#chat .message-wrap { font-size: 15px; }
+footer { display: none !important; }
+"""
+
+
+def build_app(settings: Settings, *, services: Services | None = None, users: UserStore | None = None) -> FastAPI:
+    services = services or Services(settings)
+    users = users or UserStore(settings.database_path)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        services.close()
+        users.close()
+
+    app = FastAPI(
+        title="FinDesk",
+        description="Customer chat turns, the human handoff queue and FAQ editing. Staff endpoints need "
+        "`Authorization: Bearer <token>` from `findesk user token NAME`.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.services, app.state.users = services, users
+    install_error_handlers(app)
+    app.include_router(api_router(services, users))
+    app.include_router(login_router(users))
+    app.add_middleware(StaffGate, users=users)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/chat/")
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    # run_history=False: Gradio would otherwise keep every call's inputs (customer messages) in localStorage.
+    common = {"footer_links": [], "run_history": False, "show_error": False, "css": CSS, "theme": gr.themes.Soft()}
+    max_upload = max(settings.agent.max_image_bytes, settings.speech.max_bytes)
+    pages = (
+        ("/chat", build_chat_page(services), None, max_upload),
+        ("/desk", build_desk_page(services, users), "agent", settings.speech.max_bytes),
+        ("/console", build_console_page(services, users), "operator", settings.retrieval.max_import_bytes),
+    )
+    for path, page, role, max_bytes in pages:
+        page.queue(default_concurrency_limit=8)
+        gate = auth_dependency(users, role) if role else None
+        gr.mount_gradio_app(app, page, path=path, auth_dependency=gate, max_file_size=max_bytes, **common)
+    return app

@@ -1,0 +1,236 @@
+"""The customer chat (anonymous): text, screenshots and voice in; streamed, cited replies out; a way to a person.
+
+Handlers only translate: Gradio payloads -> agent.types.Turn -> Agent.stream -> chat messages. Uploaded
+files are read into memory and deleted at once, so no customer upload stays readable at a /file= URL.
+The session id lives in gr.State (server-side), never in a client-supplied field, so one customer cannot
+read another's conversation through this page's API.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from agent.services import Services
+from agent.types import Reply, ReplyDelta, Turn
+from ui.errors import user_message
+from ui.i18n import MOOD_ICONS, language_of, route_label, text
+from ui.uploads import UploadRefused, discard, take_upload
+
+POLL_SECONDS = 2.0  # how soon a human agent's reply shows up once the conversation is handed over
+
+
+@dataclass(frozen=True)
+class ChatState:
+    session_id: str
+    language: str = "en"
+    last_seen_id: int = 0  # newest stored message id the page has looked at for agent/system messages
+    handed_over: bool = False
+
+
+def new_state(request: gr.Request | None = None) -> ChatState:
+    accept = request.headers.get("accept-language", "") if request is not None else ""
+    return ChatState(session_id=uuid.uuid4().hex, language=language_of(accept))
+
+
+def reply_details(reply: Reply) -> dict[str, Any]:
+    """The collapsed message under a reply: cited FAQ questions, plus a discreet route and mood line."""
+    lang = reply.language
+    mood = f"{MOOD_ICONS.get(str(reply.sentiment.label), '')} {text(lang, 'mood')} {reply.sentiment.score:+.2f}"
+    log = f"{route_label(lang, str(reply.route))} · {mood}"
+    if reply.citations:
+        body = "\n".join(f"[{c.n}] {c.question}" for c in reply.citations)
+        title = text(lang, "sources").format(n=len(reply.citations))
+    else:
+        body, title = text(lang, "no_sources"), text(lang, "details")
+    return {"role": "assistant", "content": body, "metadata": {"title": title, "log": log, "status": "done"}}
+
+
+def _user_bubble(words: str, has_image: bool, has_audio: bool, lang: str) -> str:
+    marks = [text(lang, "voice")] if has_audio else []
+    marks += [text(lang, "screenshot")] if has_image else []
+    return "\n\n".join(part for part in (words, " · ".join(marks)) if part)
+
+
+class ChatHandlers:
+    """The page's event handlers, kept apart from the layout so tests can call them directly."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        limits = services.settings
+        self.max_image_bytes = limits.agent.max_image_bytes
+        self.max_audio_bytes = limits.speech.max_bytes
+
+    def send(
+        self, message: dict[str, Any] | None, history: list[dict[str, Any]] | None, state: ChatState | None
+    ) -> Iterator[tuple[Any, ...]]:
+        """One customer turn; yields (chatbot, textbox, state, timer, talk button) as the reply streams."""
+        state = state or new_state()
+        history = list(history or [])
+        message = message or {}
+        words = (message.get("text") or "").strip()
+        image = audio = None
+        try:
+            image, audio = self._read_files(message.get("files") or [], state.language)
+        except UploadRefused as refused:
+            history.append({"role": "assistant", "content": str(refused)})
+            yield history, gr.MultimodalTextbox(value=None, interactive=True), state, gr.skip(), gr.skip()
+            return
+        if not (words or image or audio):
+            yield history, gr.skip(), state, gr.skip(), gr.skip()
+            return
+        history.append(
+            {"role": "user", "content": _user_bubble(words, image is not None, audio is not None, state.language)}
+        )
+        user_index = len(history) - 1
+        history.append({"role": "assistant", "content": ""})
+        # The timer pauses while the reply streams, so a poll cannot overwrite the growing history.
+        yield history, gr.MultimodalTextbox(value=None, interactive=False), state, gr.Timer(active=False), gr.skip()
+
+        turn = Turn(session_id=state.session_id, text=words, image=image, audio=audio)
+        try:
+            for event in self.services.agent.stream(turn):
+                if isinstance(event, ReplyDelta):
+                    history[-1] = {"role": "assistant", "content": history[-1]["content"] + event.text}
+                    yield history, gr.skip(), state, gr.skip(), gr.skip()
+                    continue
+                state = self._finish_reply(event, history, user_index, words, state)
+        except Exception as error:  # translated at this edge: user errors as is, bugs logged and hidden
+            history[-1] = {"role": "assistant", "content": user_message(error, state.language)}
+        yield (
+            history,
+            gr.MultimodalTextbox(value=None, interactive=True, placeholder=text(state.language, "placeholder")),
+            state,
+            gr.Timer(active=state.handed_over),
+            gr.Button(value=text(state.language, "talk")),
+        )
+
+    def _finish_reply(
+        self, reply: Reply, history: list[dict[str, Any]], user_index: int, words: str, state: ChatState
+    ) -> ChatState:
+        if reply.transcript is not None and not words:
+            # Show the customer what we heard, so a misheard question is easy to spot.
+            bubble = f"{text(reply.language, 'voice')}: “{reply.transcript.text.strip()}”"
+            history[user_index] = {"role": "user", "content": bubble}
+        if reply.text:
+            history[-1] = {"role": "assistant", "content": reply.text}
+        else:
+            history.pop()
+        history.append(reply_details(reply))
+        handed = state.handed_over or str(reply.route) == "handoff"
+        return replace(state, language=language_of(reply.language), handed_over=handed)
+
+    def talk_to_person(self, history: list[dict[str, Any]] | None, state: ChatState | None) -> tuple[Any, ...]:
+        """The always-visible button: queue the conversation for a human; returns (chatbot, state, timer)."""
+        state = state or new_state()
+        history = list(history or [])
+        try:
+            self.services.agent.request_human(state.session_id)
+        except Exception as error:
+            history.append({"role": "assistant", "content": user_message(error, state.language)})
+            return history, state, gr.skip()
+        state = replace(state, handed_over=True)
+        history, state = self._append_staff_messages(history, state)
+        return history, state, gr.Timer(active=True)
+
+    def poll(self, history: list[dict[str, Any]] | None, state: ChatState | None) -> tuple[Any, ...]:
+        """Timer tick after a handoff: show new messages from our team; (chatbot, state, timer)."""
+        if state is None or not state.handed_over:
+            return gr.skip(), state, gr.Timer(active=False)
+        before = state.last_seen_id
+        history, state = self._append_staff_messages(list(history or []), state)
+        handoff = self.services.conversations.handoff(state.session_id)
+        if handoff is not None and handoff.status == "resolved":
+            history.append({"role": "assistant", "content": text(state.language, "resolved")})
+            return history, replace(state, handed_over=False), gr.Timer(active=False)
+        if state.last_seen_id == before:
+            return gr.skip(), state, gr.skip()
+        return history, state, gr.skip()
+
+    def _append_staff_messages(
+        self, history: list[dict[str, Any]], state: ChatState
+    ) -> tuple[list[dict[str, Any]], ChatState]:
+        """Agent replies and system notes the page has not shown yet (its own turns it rendered itself)."""
+        messages = self.services.conversations.messages(state.session_id, after_id=state.last_seen_id)
+        for message in messages:
+            if message.role == "agent":
+                heading = text(state.language, "agent_says").format(agent=message.author or "Agent")
+                history.append({"role": "assistant", "content": f"{heading}\n\n{message.text}"})
+            elif message.role == "system":
+                history.append({"role": "assistant", "content": message.text})
+        last = max((m.id for m in messages), default=state.last_seen_id)
+        return history, replace(state, last_seen_id=last)
+
+    def _read_files(self, files: list[Any], lang: str) -> tuple[bytes | None, bytes | None]:
+        """The first screenshot and the first audio clip, as bytes; every upload is deleted from disk."""
+        image = audio = None
+        paths = [Path(f if isinstance(f, str) else f.get("path", "")) for f in files]
+        try:
+            for path in paths:
+                kind = (mimetypes.guess_type(path.name)[0] or "").split("/")[0]
+                if kind == "image" and image is None:
+                    image = take_upload(path, self.max_image_bytes, lang)
+                elif kind in ("audio", "video") and audio is None:  # browsers record audio as .webm
+                    audio = take_upload(path, self.max_audio_bytes, lang)
+                elif kind not in ("image", "audio", "video"):
+                    raise UploadRefused(text(lang, "unsupported").format(name=path.name))
+        finally:
+            for path in paths:
+                discard(path)
+        return image, audio
+
+
+def build_chat_page(services: Services) -> gr.Blocks:
+    handlers = ChatHandlers(services)
+    with gr.Blocks(title="FinDesk · customer help", fill_height=True) as page:
+        state = gr.State(None)
+        title = gr.Markdown(text("en", "title"))
+        chatbot = gr.Chatbot(label="FinDesk", height=520, elem_id="chat", buttons=["copy"], feedback_options=None)
+        with gr.Row(equal_height=True):
+            textbox = gr.MultimodalTextbox(
+                placeholder=text("en", "placeholder"),
+                file_types=["image", "audio"],
+                file_count="multiple",
+                sources=["upload", "microphone"],
+                show_label=False,
+                scale=5,
+                elem_id="chat-input",
+            )
+            talk = gr.Button(text("en", "talk"), variant="secondary", scale=1, elem_id="talk-to-person")
+        timer = gr.Timer(POLL_SECONDS, active=False)
+
+        def start(request: gr.Request) -> tuple[Any, ...]:
+            fresh = new_state(request)
+            lang = fresh.language
+            return (
+                fresh,
+                text(lang, "title"),
+                gr.MultimodalTextbox(placeholder=text(lang, "placeholder")),
+                text(lang, "talk"),
+            )
+
+        page.load(start, None, [state, title, textbox, talk], api_visibility="private")
+        textbox.submit(
+            handlers.send,
+            [textbox, chatbot, state],
+            [chatbot, textbox, state, timer, talk],
+            api_name="send",
+            concurrency_limit=None,  # the agent is thread-safe; generation has its own limits
+            show_progress="hidden",
+        )
+        talk.click(handlers.talk_to_person, [chatbot, state], [chatbot, state, timer], api_name="talk_to_person")
+        timer.tick(
+            handlers.poll,
+            [chatbot, state],
+            [chatbot, state, timer],
+            api_visibility="private",
+            concurrency_limit=None,
+            show_progress="hidden",
+        )
+    return page

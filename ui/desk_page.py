@@ -1,0 +1,236 @@
+"""The agent desk (role agent): the handoff queue, one conversation at a time, suggested answers, dictation.
+
+Every handler starts with `require_staff(request, users, "agent")`: the page is already behind the login
+gate, and this re-checks the role on each call, so a revoked agent loses access at once.
+Screenshots are shown as inline data URIs, so they never become files under a URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from agent.conversations import Handoff, StoredMessage
+from agent.services import Services
+from ui.auth import UserStore
+from ui.errors import as_gradio_error
+from ui.i18n import MOOD_ICONS
+from ui.login import require_staff
+from ui.uploads import take_upload
+
+REFRESH_SECONDS = 3.0
+QUEUE_HEADERS = ["Priority", "Waiting", "Status", "Lang", "Mood trend", "Why handed over", "Summary"]
+_SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(scores: tuple[float, ...]) -> str:
+    """Sentiment scores in [-1, 1] as a little bar chart, oldest first; the last score as a number."""
+    if not scores:
+        return "–"
+    bars = "".join(_SPARKS[min(7, int((s + 1) / 2 * 8))] for s in scores[-12:])
+    return f"{bars} {scores[-1]:+.2f}"
+
+
+def waiting(since: str, now: datetime | None = None) -> str:
+    seconds = ((now or datetime.now(UTC)) - datetime.fromisoformat(since)).total_seconds()
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    return f"{int(seconds // 60)} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
+
+
+def queue_rows(queue: list[Handoff]) -> list[list[Any]]:
+    return [
+        [h.priority, waiting(h.created_at), h.status + (f" ({h.claimed_by})" if h.claimed_by else ""), h.language,
+         sparkline(h.sentiment_trend), h.reason, h.summary[:120]]
+        for h in queue
+    ]  # fmt: skip
+
+
+def queue_choices(queue: list[Handoff]) -> list[tuple[str, str]]:
+    return [
+        (f"P{h.priority} · {waiting(h.created_at)} · {h.summary[:50] or h.session_id}", h.session_id) for h in queue
+    ]
+
+
+def transcript_messages(messages: list[StoredMessage]) -> list[dict[str, str]]:
+    """The conversation as the agent sees it: every customer turn carries its sentiment and route."""
+    shown = []
+    for m in messages:
+        if m.role == "customer":
+            mood = ""
+            if m.sentiment is not None:
+                cues = f" · {', '.join(m.sentiment.cues)}" if m.sentiment.cues else ""
+                icon = MOOD_ICONS.get(str(m.sentiment.label), "")
+                mood = f"{icon} {m.sentiment.label} {m.sentiment.score:+.2f}{cues}"
+            note = " · ".join(part for part in (mood, m.route or "", "📎 screenshot" if m.has_image else "") if part)
+            shown.append({"role": "user", "content": f"{m.text}\n\n*{note}*" if note else m.text})
+        elif m.role == "agent":
+            shown.append({"role": "assistant", "content": f"👤 **{m.author}**: {m.text}"})
+        elif m.role == "system":
+            shown.append({"role": "assistant", "content": f"ℹ️ {m.text}"})
+        else:
+            sources = ", ".join(f"[{c.n}] {c.question}" for c in m.citations)
+            shown.append({"role": "assistant", "content": f"🤖 {m.text}" + (f"\n\n*{sources}*" if sources else "")})
+    return shown
+
+
+def screenshots_html(services: Services, messages: list[StoredMessage]) -> str:
+    images = []
+    for m in messages:
+        png = services.conversations.image(m.id) if m.has_image else None
+        if png:
+            data = base64.b64encode(png).decode()
+            images.append(f'<figure><img alt="customer screenshot" src="data:image/png;base64,{data}" '
+                          f'style="max-width:100%;border:1px solid #ccc"><figcaption>{html.escape(m.at)}</figcaption>'
+                          "</figure>")  # fmt: skip
+    return "".join(images) or "<p><em>No screenshots in this conversation.</em></p>"
+
+
+class DeskHandlers:
+    def __init__(self, services: Services, users: UserStore) -> None:
+        self.services = services
+        self.users = users
+
+    def _agent(self, request: gr.Request) -> str:
+        return require_staff(request, self.users, "agent").name
+
+    @as_gradio_error
+    def refresh(self, current: str | None, request: gr.Request) -> tuple[Any, ...]:
+        """(header, queue table, conversation picker): the queue, most urgent first."""
+        name = self._agent(request)
+        queue = self.services.conversations.queue()
+        header = f"## FinDesk · agent desk\nSigned in as **{name}** · {len(queue)} open · [sign out](/logout)"
+        choices = queue_choices(queue)
+        keep = current if current in {value for _, value in choices} else None
+        return header, queue_rows(queue), gr.Dropdown(choices=choices, value=keep)
+
+    @as_gradio_error
+    def open(self, session_id: str | None, request: gr.Request) -> tuple[Any, ...]:
+        """(current, summary, transcript, screenshots, suggestions, suggestion state) for one conversation."""
+        self._agent(request)
+        if not session_id:
+            return None, "*Pick a conversation from the queue.*", [], "", gr.Dataset(samples=[]), []
+        conversations = self.services.conversations
+        handoff = conversations.handoff(session_id)
+        messages = conversations.messages(session_id)
+        summary = "*This conversation is no longer in the queue.*"
+        if handoff is not None:
+            summary = (
+                f"**{handoff.status}**{' by ' + handoff.claimed_by if handoff.claimed_by else ''} · priority "
+                f"{handoff.priority} · {handoff.reason}\n\n> {handoff.summary}"
+            )
+        hits = self.services.agent.suggest(session_id).hits
+        suggestions = [[hit.question, hit.answer] for hit in hits]
+        samples = [[q, a[:160] + ("…" if len(a) > 160 else "")] for q, a in suggestions]
+        return (
+            session_id,
+            summary,
+            transcript_messages(messages),
+            screenshots_html(self.services, messages),
+            gr.Dataset(samples=samples),
+            suggestions,
+        )
+
+    @as_gradio_error
+    def transcript(self, session_id: str | None, request: gr.Request) -> Any:
+        self._agent(request)
+        if not session_id:
+            return gr.skip()
+        return transcript_messages(self.services.conversations.messages(session_id))
+
+    @as_gradio_error
+    def claim(self, session_id: str | None, request: gr.Request) -> None:
+        self.services.conversations.claim(_chosen(session_id), self._agent(request))
+        gr.Info("Claimed: the customer is told you are handling it.")
+
+    @as_gradio_error
+    def resolve(self, session_id: str | None, request: gr.Request) -> None:
+        self.services.conversations.resolve(_chosen(session_id), self._agent(request))
+        gr.Info("Resolved: the conversation left the queue.")
+
+    @as_gradio_error
+    def send(self, session_id: str | None, reply: str, request: gr.Request) -> str:
+        """Post the reply to the customer's chat; returns the cleared reply box."""
+        self.services.conversations.add_agent_reply(_chosen(session_id), self._agent(request), reply)
+        return ""
+
+    @as_gradio_error
+    def insert(self, index: int | None, suggestions: list[list[str]], reply: str, request: gr.Request) -> str:
+        """One click on a suggested FAQ entry appends its answer to the (still editable) reply box."""
+        self._agent(request)
+        if index is None or not 0 <= index < len(suggestions):
+            return reply
+        answer = suggestions[index][1]
+        return f"{reply.rstrip()}\n\n{answer}" if reply.strip() else answer
+
+    @as_gradio_error
+    def dictate(self, audio_path: str | None, reply: str, request: gr.Request) -> tuple[str, None]:
+        """Whisper writes the recording into the reply box, where the agent can fix it before sending."""
+        self._agent(request)
+        if not audio_path or not Path(audio_path).exists():  # a recording fires both stop and upload events
+            return reply, None
+        clip = take_upload(Path(audio_path), self.services.settings.speech.max_bytes)
+        words = self.services.transcribe(clip).text.strip()
+        return (f"{reply.rstrip()} {words}".strip() if reply.strip() else words), None
+
+
+def _chosen(session_id: str | None) -> str:
+    if not session_id:
+        raise gr.Error("Pick a conversation from the queue first.")
+    return session_id
+
+
+def build_desk_page(services: Services, users: UserStore) -> gr.Blocks:
+    h = DeskHandlers(services, users)
+    hidden: dict[str, Any] = {"api_visibility": "private"}  # staff pages: nothing in the public API docs
+    with gr.Blocks(title="FinDesk · agent desk") as page:
+        current = gr.State(None)
+        suggestions = gr.State([])
+        header = gr.Markdown("## FinDesk · agent desk")
+        with gr.Row():
+            with gr.Column(scale=2):
+                table = gr.Dataframe(headers=QUEUE_HEADERS, interactive=False, label="Handoff queue", wrap=True)
+                picker = gr.Dropdown(label="Open conversation", choices=[], elem_id="desk-picker")
+            with gr.Column(scale=3):
+                summary = gr.Markdown("*Pick a conversation from the queue.*")
+                with gr.Row():
+                    claim = gr.Button("Claim", elem_id="desk-claim")
+                    resolve = gr.Button("Resolve", variant="stop", elem_id="desk-resolve")
+                transcript = gr.Chatbot(label="Transcript", height=360, buttons=[], feedback_options=None)
+                with gr.Accordion("Screenshots", open=False):
+                    shots = gr.HTML()
+                suggested = gr.Dataset(
+                    components=["textbox", "textbox"],
+                    headers=["Suggested FAQ entry", "Answer (click to insert)"],
+                    samples=[],
+                    type="index",
+                    label="Suggested answers",
+                    layout="table",
+                    elem_id="desk-suggestions",
+                )
+                reply = gr.Textbox(label="Reply to the customer", lines=4, elem_id="desk-reply")
+                with gr.Row():
+                    dictation = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Dictate")
+                    send = gr.Button("Send reply", variant="primary", elem_id="desk-send")
+        timer = gr.Timer(REFRESH_SECONDS)
+
+        conversation = [current, summary, transcript, shots, suggested, suggestions]
+        page.load(h.refresh, [current], [header, table, picker], **hidden)
+        timer.tick(h.refresh, [current], [header, table, picker], show_progress="hidden", **hidden)
+        # The open transcript follows the customer too, without re-running the suggestion search each tick.
+        timer.tick(h.transcript, [current], [transcript], show_progress="hidden", **hidden)
+        picker.input(h.open, [picker], conversation, **hidden)
+        for button, action in ((claim, h.claim), (resolve, h.resolve)):
+            button.click(action, [current], None, **hidden).then(h.refresh, [current], [header, table, picker],
+                                                                   **hidden).then(h.open, [current], conversation,
+                                                                                  **hidden)  # fmt: skip
+        suggested.click(h.insert, [suggested, suggestions, reply], [reply], **hidden)
+        dictation.stop_recording(h.dictate, [dictation, reply], [reply, dictation], **hidden)
+        dictation.upload(h.dictate, [dictation, reply], [reply, dictation], **hidden)
+        send.click(h.send, [current, reply], [reply], **hidden).then(h.open, [current], conversation, **hidden)
+    return page

@@ -1,0 +1,59 @@
+"""The customer chat's own words in English and Chinese; the language follows the customer's messages."""
+
+from __future__ import annotations
+
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "## FinDesk · customer help\nAsk about cards, transfers, fees, your account or the app. "
+        "You can attach a screenshot of an error or record a voice message (microphone icon).",
+        "placeholder": "Type your question, attach a screenshot, or record a voice message…",
+        "talk": "🙋 Talk to a person",
+        "voice": "🎤 voice message",
+        "screenshot": "📎 screenshot attached",
+        "sources": "📚 Sources ({n})",
+        "details": "ℹ️ Details",
+        "no_sources": "No FAQ entry was used for this reply.",
+        "route": {"answer": "answered", "clarify": "needs detail", "no_answer": "not in FAQ", "handoff": "to a person"},
+        "mood": "mood",
+        "too_big": "That file is too large ({size} MB; the limit is {limit} MB). Please send a smaller one.",
+        "unsupported": "I can read screenshots (PNG, JPEG, WebP) and voice messages; {name} is neither.",
+        "agent_says": "👤 **{agent}** (our team)",
+        "resolved": "This conversation was closed by our team. Write again any time if you need more help.",
+        "person_coming": "A member of our team will reply here shortly.",
+        "unreadable": "I could not read that file; please attach it again.",
+    },
+    "zh": {
+        "title": "## FinDesk · 客户服务\n可咨询银行卡、转账、费用、账户或 App 相关问题。"
+        "可以附上报错截图，或点击麦克风图标发送语音。",
+        "placeholder": "请输入您的问题，或附上截图、录制语音…",
+        "talk": "🙋 转人工",
+        "voice": "🎤 语音消息",
+        "screenshot": "📎 已附截图",
+        "sources": "📚 参考来源（{n}）",
+        "details": "ℹ️ 详情",
+        "no_sources": "本条回复未引用常见问题。",
+        "route": {"answer": "已回答", "clarify": "需要补充", "no_answer": "未找到", "handoff": "转人工"},
+        "mood": "情绪",
+        "too_big": "文件太大（{size} MB，上限 {limit} MB），请发送较小的文件。",
+        "unsupported": "目前支持截图（PNG、JPEG、WebP）和语音消息，无法处理 {name}。",
+        "agent_says": "👤 **{agent}**（人工客服）",
+        "resolved": "客服已结束本次对话。如需更多帮助，请随时留言。",
+        "person_coming": "人工客服稍后会在这里回复您。",
+        "unreadable": "无法读取该文件，请重新上传。",
+    },
+}
+
+MOOD_ICONS = {"negative": "🙁", "neutral": "😐", "positive": "🙂"}
+
+
+def language_of(code: str | None) -> str:
+    """Map any language code or Accept-Language header to one of the UI's languages."""
+    return "zh" if (code or "").strip().lower().startswith("zh") else "en"
+
+
+def text(language: str, key: str) -> str:
+    return TEXT[language_of(language)][key]  # type: ignore[return-value]
+
+
+def route_label(language: str, route: str) -> str:
+    return TEXT[language_of(language)]["route"].get(route, route)  # type: ignore[union-attr]
