@@ -30,6 +30,7 @@ import httpx
 
 from agent.errors import GeneratorError
 from agent.generators.base import GenerationStream
+from agent.pii import redact
 from agent.prompts import ChatTurn, Prompt
 from agent.settings import AgentConfig
 
@@ -42,13 +43,11 @@ class _Retryable(Exception):
 
 def redact_prompt(prompt: Prompt) -> Prompt:
     """The prompt with PII removed from everything the customer supplied."""
-    from agent.pii import redact
-
     return replace(
         prompt,
-        message=redact(prompt.message),
-        history=tuple(ChatTurn(turn.role, redact(turn.text)) for turn in prompt.history),
-        screenshot_text=redact(prompt.screenshot_text),
+        message=redact(prompt.message).text,
+        history=tuple(ChatTurn(turn.role, redact(turn.text).text) for turn in prompt.history),
+        screenshot_text=redact(prompt.screenshot_text).text,
     )
 
 

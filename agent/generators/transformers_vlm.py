@@ -8,7 +8,8 @@ Default model: Qwen/Qwen2-VL-2B-Instruct. Why it, for a bank's customer service 
   error dialogs and small print need, and its model card reports strong document-reading results.
 - Apache-2.0. Qwen2.5-VL-3B-Instruct is stronger but ships under the Qwen Research License (non-commercial),
   which a bank cannot deploy without a separate agreement; the 7B models are too slow for CPU.
-- Cost: 2.2 B parameters, about 9 GB of RAM in float32 on CPU, a few tokens per second on a laptop-class CPU.
+- Cost: 2.2 B parameters, so about 9 GB of RAM in float32 on CPU; expect single-digit tokens per second on
+  a CPU (not measured here: no weights can be had on FinDesk's build machines).
   Screenshots are shrunk to `vlm_max_image_side` first, because its visual token count grows with pixels.
   For more throughput, serve a bigger model with vLLM and use the OpenAI-compatible generator instead.
 - Its processor needs torchvision (for its video processor) in transformers 5: `pip install torchvision`

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.prompts import SYSTEM_PROMPTS, ChatTurn, build_prompt, normalise_language, quote_untrusted
+from agent.prompts import SYSTEM_PROMPTS, ChatTurn, build_prompt, normalise_language
+from agent.untrusted import quote_untrusted
 from retrieval.types import Hit
 
 
@@ -107,4 +108,4 @@ def test_injected_instructions_stay_inside_the_data_block() -> None:
 
 def test_quote_untrusted_is_empty_for_blank_text_and_capped() -> None:
     assert quote_untrusted("  \n ") == ""
-    assert len(quote_untrusted("x" * 100_000)) < 4200
+    assert len(build_prompt("?", [], language="en", ocr_text="x" * 100_000, ocr_max_chars=500).screenshot_text) < 700
