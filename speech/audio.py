@@ -8,6 +8,7 @@ as an image. Gradio's microphone gives `(sample_rate, ndarray)`, handled by the 
 from __future__ import annotations
 
 import io
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,7 @@ _OTHER_MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"%PDF", "a PDF document"),
     (b"PK\x03\x04", "a ZIP archive (or Office document)"),
 )
+_UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # what streaming recorders write in a wav header before they know the length
 
 
 def sniff_format(head: bytes) -> str | None:
@@ -104,6 +106,8 @@ def _from_bytes(data: bytes, *, max_duration_s: float) -> Audio:
         raise NotAudioError(
             f"this upload is {_describe_non_audio(head)}, not audio. Send wav, flac, ogg, webm, mp3 or m4a."
         )
+    if sniffed == "wav":
+        _check_wav_header(data)
     try:
         container = av.open(io.BytesIO(data), mode="r")
     except (av.error.InvalidDataError, av.error.EOFError, ValueError, OSError) as e:
@@ -119,18 +123,53 @@ def _from_bytes(data: bytes, *, max_duration_s: float) -> Audio:
                 f"the clip is {declared_s:.0f} s long; the limit is {max_duration_s:.0f} s. Send a shorter clip."
             )
         channels = stream.codec_context.channels
-        if channels > MAX_CHANNELS:
-            raise InvalidAudioFormatError(f"the audio has {channels} channels; at most {MAX_CHANNELS} are accepted.")
+        if not 1 <= channels <= MAX_CHANNELS:  # ffmpeg reports 0 for counts it cannot represent
+            raise InvalidAudioFormatError(
+                f"the audio has {channels or 'an unusable number of'} channels; 1-{MAX_CHANNELS} are accepted."
+            )
         samples = _decode_stream(container, stream, sniffed, max_duration_s)
-    if samples.size == 0:
-        raise EmptyAudioError("the audio decodes to zero samples (an empty recording). Record again and resend.")
     decoded_s = samples.size / SAMPLE_RATE
+    # Checked before emptiness: a header promising 11 s that decodes to nothing is damaged, not empty.
     if declared_s is not None and declared_s > 0.5 and decoded_s < TRUNCATION_TOLERANCE * declared_s:
         raise CorruptAudioError(
-            f"the audio is cut off: its header says {declared_s:.1f} s but only {decoded_s:.1f} s could be decoded. "
-            "The upload was probably interrupted; send it again."
+            f"the audio is damaged or cut off: its header says {declared_s:.1f} s but only {decoded_s:.1f} s could "
+            "be decoded. The upload was probably interrupted; send it again."
         )
+    if samples.size == 0:
+        raise EmptyAudioError("the audio decodes to zero samples (an empty recording). Record again and resend.")
     return Audio(samples=samples, source_format=source_format)
+
+
+def _check_wav_header(data: bytes) -> None:
+    """Read the RIFF header ourselves: ffmpeg guesses a cut-off wav's length from the file size (so a
+    truncated upload would pass as a shorter clip) and reports absurd channel counts as 0."""
+    if data[8:12] == b"WEBP":
+        raise NotAudioError("this upload is a WebP image, not audio. Send wav, flac, ogg, webm, mp3 or m4a.")
+    if data[8:12] != b"WAVE":
+        return  # another RIFF container (e.g. AVI): let ffmpeg judge it
+    position = 12
+    while position + 8 <= len(data):
+        chunk_id, size = data[position : position + 4], struct.unpack_from("<I", data, position + 4)[0]
+        body = position + 8
+        if chunk_id == b"fmt " and size >= 8 and body + 8 <= len(data):
+            channels, rate = struct.unpack_from("<HI", data, body + 2)
+            if not 1 <= channels <= MAX_CHANNELS:
+                raise InvalidAudioFormatError(
+                    f"the wav header declares {channels} channels; 1-{MAX_CHANNELS} are accepted."
+                )
+            if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+                raise InvalidAudioFormatError(
+                    f"the wav header declares {rate} Hz; {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz are accepted."
+                )
+        if chunk_id == b"data":
+            available = len(data) - body
+            if size not in _UNKNOWN_SIZES and available < TRUNCATION_TOLERANCE * size:
+                raise CorruptAudioError(
+                    f"the wav audio is cut off: its header promises {size:,} bytes of samples but only {available:,} "
+                    "arrived. The upload was probably interrupted; send it again."
+                )
+            return
+        position = body + size + (size & 1)  # chunks are padded to an even length
 
 
 def _declared_duration(container: object, stream: object) -> float | None:
@@ -152,7 +191,10 @@ def _decode_stream(container: object, stream: object, sniffed: str, max_duration
     try:
         for frame in container.decode(stream):  # type: ignore[attr-defined]
             if frame.sample_rate < MIN_SAMPLE_RATE or frame.sample_rate > MAX_SAMPLE_RATE:
-                raise InvalidAudioFormatError(f"the audio's sample rate is {frame.sample_rate} Hz; expected 8-48 kHz.")
+                raise InvalidAudioFormatError(
+                    f"the audio's sample rate is {frame.sample_rate} Hz; "
+                    f"{MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz are accepted."
+                )
             for out in resampler.resample(frame):
                 chunks.append(out.to_ndarray().reshape(-1))
                 total += out.samples
