@@ -17,7 +17,7 @@ from retrieval.embedders.base import Embedder
 
 # Cosine similarity above which two questions count as the same gap. Embedders spread similarities
 # differently: e5 puts even unrelated sentences above 0.75, MiniLM puts paraphrases around 0.6-0.9.
-DEFAULT_THRESHOLD = 0.62
+DEFAULT_THRESHOLD = 0.6
 THRESHOLDS = {"multilingual-e5-small": 0.88}
 PLACEHOLDERS = {"(screenshot)"}  # what the pipeline stores for a turn that was only an image
 

@@ -226,7 +226,7 @@ def build_console_page(services: Services, users: UserStore) -> gr.Blocks:
                 verdict = gr.Markdown()
                 hits = gr.Dataframe(headers=HIT_HEADERS, interactive=False, label="Hits")
             with gr.Tab("Unanswered questions", id="gaps"):
-                threshold = gr.Slider(0.3, 0.99, value=0.62, step=0.01, label="Group messages more similar than")
+                threshold = gr.Slider(0.3, 0.99, value=0.6, step=0.01, label="Group messages more similar than")
                 refresh_gaps = gr.Button("Refresh report")
                 gaps = gr.Dataframe(headers=GAP_HEADERS, interactive=False, wrap=True,
                                     label="Unanswered, grouped (click a row to draft an FAQ entry)")  # fmt: skip
