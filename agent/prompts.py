@@ -48,8 +48,18 @@ SYSTEM_PROMPTS: dict[str, str] = {
 
 # Headings of the user message, per language. English markers stay in both so the rule text can name them.
 _HEADINGS: dict[str, dict[str, str]] = {
-    "en": {"passages": "FAQ passages:", "none": "(no FAQ passage was found)", "message": "Customer message:"},
-    "zh": {"passages": "常见问题段落：", "none": "（没有找到相关的常见问题段落）", "message": "客户消息："},
+    "en": {
+        "passages": "FAQ passages:",
+        "none": "(no FAQ passage was found)",
+        "message": "Customer message:",
+        "no_text": "(no text: see the screenshot)",
+    },
+    "zh": {
+        "passages": "常见问题段落：",
+        "none": "（没有找到相关的常见问题段落）",
+        "message": "客户消息：",
+        "no_text": "（客户没有输入文字：请看截图）",
+    },
 }
 
 
@@ -79,7 +89,7 @@ class Prompt:
         parts = [headings["passages"], format_passages(self.passages) or headings["none"]]
         if self.screenshot_text:
             parts.append(self.screenshot_text)
-        parts += [headings["message"], self.message.strip() or "(see the screenshot)"]
+        parts += [headings["message"], self.message.strip() or headings["no_text"]]
         return "\n\n".join(parts)
 
 
