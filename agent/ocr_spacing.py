@@ -28,6 +28,12 @@ _SEGMENTABLE = re.compile(r"[A-Z]?[a-z']+|[A-Z']+")  # lowercase, Capitalised or
 _AFTER_PUNCTUATION = re.compile(r"(?<=[A-Za-z)\"'])([,;!?])(?=[A-Za-z(\"])|(?<=[a-z])([.:])(?=[A-Z])")
 _AROUND_PARENS = re.compile(r"(?<=[A-Za-z])(\()|(\))(?=[A-Za-z])")
 
+# An error code glued to the word before it: "ErrorE1001" -> "Error E1001".
+_GLUED_CODE = re.compile(r"(?<=[a-z])(?=[A-Z]{1,4}[0-9lIO]*\d{2})")
+# Letters that OCR confuses with digits inside a code's digit part: "El001" -> "E1001", "E1O02" -> "E1002".
+_CODE = re.compile(r"\b([A-Z]{1,4})([0-9lIO]*\d[0-9lIO]*)\b")
+_DIGIT_LOOKALIKES = str.maketrans({"l": "1", "I": "1", "O": "0"})
+
 _segmenter: Any = None
 _segmenter_lock = threading.Lock()
 
@@ -54,7 +60,16 @@ def _restore_plain(text: str) -> str:
         return text
     text = _AFTER_PUNCTUATION.sub(lambda m: (m.group(1) or m.group(2)) + " ", text)
     text = _AROUND_PARENS.sub(lambda m: " (" if m.group(1) else ") ", text)
+    text = _GLUED_CODE.sub(" ", text)
+    text = _CODE.sub(_fix_code, text)
     return _RUN.sub(lambda m: _split_run(m.group()), text)
+
+
+def _fix_code(match: re.Match[str]) -> str:
+    prefix, number = match.groups()
+    if sum(c.isdigit() for c in number) < 2:
+        return match.group()  # "EOL1"? too little evidence that this is a code at all
+    return prefix + number.translate(_DIGIT_LOOKALIKES)
 
 
 def _split_run(run: str) -> str:
