@@ -23,6 +23,10 @@ class GeneratorError(AgentError):
     """A configured answer generator failed (model missing, server down, timeout)."""
 
 
+class SentimentError(AgentError):
+    """Sentiment could not be scored: unknown analyser, missing model, bad labelled data."""
+
+
 def user_errors() -> tuple[type[Exception], ...]:
     """Every error whose message is meant for the user, from all packages: what the edges translate."""
     from retrieval.errors import RetrievalError

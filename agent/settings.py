@@ -60,6 +60,14 @@ class AgentConfig(BaseModel):
     prompt_max_passages: int = Field(5, ge=1, description="FAQ passages numbered in the prompt.")
     prompt_history_turns: int = Field(4, ge=0, description="Earlier conversation turns shown to the model.")
     sentiment_model: str = Field("", description="Optional transformers sentiment classifier id or path.")
+    sentiment_analyzer: str = Field(
+        "auto",
+        description="Sentiment analyser: 'offline' (embeddings + lexicon + cues), 'lexicon' (VADER/snownlp + cues), "
+        "'transformers' (sentiment_model), or 'auto' ('transformers' when sentiment_model is set, else 'offline').",
+    )
+    sentiment_fusion_weight: float = Field(
+        0.3, ge=0, le=1, description="Share given to a VLM/server model's own reading of the customer's tone."
+    )
     max_image_bytes: int = Field(10_000_000, gt=0, description="Largest accepted screenshot upload, in bytes.")
     max_image_pixels: int = Field(40_000_000, gt=0, description="Largest accepted screenshot, in pixels.")
     ocr_engine: str = Field("rapidocr", description="OCR engine for screenshots: 'rapidocr'.")
