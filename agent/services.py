@@ -91,7 +91,7 @@ class Services:
         self.agent  # noqa: B018 - builds the knowledge base, sentiment analyser and generator
         self.generator.warm_up()
         self.transcriber.warm_up()
-        self.ocr  # noqa: B018
+        self.ocr.warm_up()
 
     def close(self) -> None:
         if "knowledge_base" in self.__dict__:
