@@ -1,0 +1,195 @@
+"""A dense channel: one embedder, the FAISS index of the phrasings it holds, and that index's file.
+
+The primary channel (RetrievalConfig.embedder) holds every entry and serves every query. An optional
+Chinese channel (RetrievalConfig.zh_embedder, multilingual-e5-small by default) holds only entries whose
+text contains Chinese and serves queries that contain Chinese: all-MiniLM-L6-v2 was trained on English
+and scores Chinese near noise (benchmarks/retrieval_zh.py measures it). Holding only Chinese entries keeps
+the slower e5 engine (~25 ms a text) out of bulk English imports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.config import RetrievalConfig
+from retrieval.dense_index import DenseIndex
+from retrieval.embedders import Embedder, load_embedder
+from retrieval.errors import IndexCorrupt
+from retrieval.index_files import read_index_file, write_index_file
+from retrieval.types import FaqEntry
+
+FORMAT = 1
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def has_chinese(text: str) -> bool:
+    return _CJK.search(text) is not None
+
+
+def _all_entries(entry: FaqEntry) -> bool:
+    return True
+
+
+def _chinese_entries(entry: FaqEntry) -> bool:
+    return entry.language.lower().startswith("zh") or any(has_chinese(p) for p in entry.phrasings)
+
+
+def _all_queries(query: str) -> bool:
+    return True
+
+
+class DenseChannel:
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        holds: Callable[[FaqEntry], bool],
+        serves: Callable[[str], bool],
+        hnsw_min_vectors: int,
+        role: str,
+    ) -> None:
+        self.embedder = embedder
+        self.holds = holds
+        self.serves = serves
+        self.role = role  # "primary" or "zh"
+        self.hnsw_min_vectors = hnsw_min_vectors
+        self._index: DenseIndex | None = None
+        self.versions: dict[str, int] = {}  # entry id -> entry version its vectors were made from
+        self.stale: set[str] = set()  # entry ids to (re-)embed or remove on the next catch-up
+        self.dirty = False  # changed since the file was last written
+        self.stamp = 0  # store version the file / in-memory index reflects
+
+    @property
+    def name(self) -> str:
+        return self.embedder.name
+
+    @property
+    def index(self) -> DenseIndex:
+        if self._index is None:
+            self._index = DenseIndex(self.embedder.dim, hnsw_min_vectors=self.hnsw_min_vectors)
+        return self._index
+
+    def file(self, index_dir: Path) -> Path:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", self.name)[-60:]
+        digest = hashlib.sha256(self.name.encode()).hexdigest()[:8]  # two paths with the same tail differ
+        return index_dir / f"dense-{slug}-{digest}.idx"
+
+    # --- persistence -----------------------------------------------------------------------------
+    def load(self, index_dir: Path) -> int:
+        """Load the saved index; returns its store-version stamp (0 and everything stale when unusable)."""
+        path = self.file(index_dir)
+        try:
+            if not path.exists():
+                raise IndexCorrupt("no index file yet")
+            header, blob = read_index_file(path)
+            if header.get("format") != FORMAT or header.get("embedder") != self.name:
+                raise IndexCorrupt("index file was made by another format or embedder")
+            index = DenseIndex.from_state(header["dense"], blob, hnsw_min_vectors=self.hnsw_min_vectors)
+            versions = {str(k): int(v) for k, v in header["versions"].items()}
+            if set(versions) != set(index.entry_ids()):
+                raise IndexCorrupt("index file's entry list does not match its vectors")
+            self._index, self.versions, self.stamp = index, versions, int(header["store_version"])
+            self.corrupt_reason = ""
+        except (IndexCorrupt, KeyError, TypeError, ValueError) as error:
+            self._index, self.versions, self.stamp, self.dirty = None, {}, 0, True
+            self.corrupt_reason = str(error)
+        return self.stamp
+
+    def save(self, index_dir: Path, store_version: int) -> None:
+        """Write atomically; call with the knowledge base lock held only long enough to snapshot."""
+        header, blob = self.snapshot(store_version)
+        write_index_file(self.file(index_dir), header, blob)
+
+    def snapshot(self, store_version: int) -> tuple[dict, bytes]:
+        dense_header, blob = self.index.to_state()
+        header = {
+            "format": FORMAT,
+            "embedder": self.name,
+            "store_version": store_version,
+            "versions": dict(self.versions),
+            "dense": dense_header,
+        }
+        return header, blob
+
+    # --- catching up -----------------------------------------------------------------------------
+    def mark_stale(self, changed: Iterable[str], entries: dict[str, FaqEntry]) -> None:
+        """Flag entries whose vectors are missing, outdated, or belong to deleted entries."""
+        self.stale.update(changed)
+        for entry_id, entry in entries.items():
+            if self.holds(entry) and self.versions.get(entry_id) != entry.version:
+                self.stale.add(entry_id)
+        self.stale.update(set(self.versions) - set(entries))
+
+    def plan(self, entries: dict[str, FaqEntry]) -> tuple[list[FaqEntry], list[str]]:
+        """Which stale entries need new vectors, and which must be dropped from this channel."""
+        embed, drop = [], []
+        for entry_id in sorted(self.stale):
+            entry = entries.get(entry_id)
+            if entry is not None and self.holds(entry):
+                embed.append(entry)
+            elif entry_id in self.versions:
+                drop.append(entry_id)
+        return embed, drop
+
+    def embed_entries(self, entries: list[FaqEntry], batch: int, tick: Callable[[int], None]) -> list[np.ndarray]:
+        """Phrasing vectors per entry, embedded in batches of ~`batch` texts (outside any lock)."""
+        out: list[np.ndarray] = []
+        texts: list[str] = []
+        pending: list[FaqEntry] = []
+
+        def flush() -> None:
+            vectors = self.embedder.embed(texts, kind="passage") if texts else np.zeros((0, 1), np.float32)
+            at = 0
+            for entry in pending:
+                n = len(entry.phrasings)
+                out.append(vectors[at : at + n])
+                at += n
+            tick(len(pending))
+            texts.clear()
+            pending.clear()
+
+        for entry in entries:
+            texts.extend(entry.phrasings)
+            pending.append(entry)
+            if len(texts) >= batch:
+                flush()
+        if pending:
+            flush()
+        return out
+
+    def apply(self, embedded: list[FaqEntry], vectors: list[np.ndarray], drop: list[str]) -> None:
+        for entry_id in drop:
+            self.index.remove(entry_id)
+            self.versions.pop(entry_id, None)
+            self.stale.discard(entry_id)
+        for entry, matrix in zip(embedded, vectors, strict=True):
+            self.index.add(entry.id, matrix)
+            self.versions[entry.id] = entry.version
+            self.stale.discard(entry.id)
+        if embedded or drop:
+            self.dirty = True
+
+
+def make_channels(config: RetrievalConfig, embedder: Embedder | None = None) -> list[DenseChannel]:
+    primary = embedder or load_embedder(config.embedder, device=config.device)
+    channels = [
+        DenseChannel(
+            primary, holds=_all_entries, serves=_all_queries, hnsw_min_vectors=config.hnsw_min_vectors, role="primary"
+        )
+    ]
+    if config.zh_embedder and config.zh_embedder != primary.name:
+        channels.append(
+            DenseChannel(
+                load_embedder(config.zh_embedder, device=config.device),
+                holds=_chinese_entries,
+                serves=has_chinese,
+                hnsw_min_vectors=config.hnsw_min_vectors,
+                role="zh",
+            )
+        )
+    return channels

