@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from retrieval.hybrid import FusionOptions
 
 
 class RetrievalConfig(BaseModel):
@@ -16,3 +21,53 @@ class RetrievalConfig(BaseModel):
     top_k: int = Field(5, ge=1, le=50, description="Hits returned per search.")
     max_import_bytes: int = Field(50_000_000, description="Largest FAQ import file accepted, in bytes.")
     max_row_chars: int = Field(20_000, description="Longest accepted FAQ row (question + alternates + answer), in characters.")
+
+    # --- embedders, indexes and ranking (retrieval/knowledge_base.py; figures in benchmarks/retrieval.md) ---
+    device: str = Field("cpu", description="Torch device for sentence-transformers embedders: 'cpu', 'cuda', 'mps'.")
+    zh_embedder: str = Field(
+        "multilingual-e5-small",
+        description="Second dense channel for queries containing Chinese, over entries containing Chinese "
+        "(all-MiniLM-L6-v2 is English-only). '' turns it off (BM25 with jieba tokens still serves Chinese).",
+    )
+    hnsw_min_vectors: int = Field(
+        50_000, ge=1, description="Above this many phrasing vectors FAISS switches from exact (flat) search to HNSW."
+    )
+    dense_candidates: int = Field(100, ge=1, le=10_000, description="Phrasing vectors FAISS returns per query.")
+    lexical_candidates: int = Field(50, ge=1, le=10_000, description="Entries BM25 returns per query.")
+    aggregation: str = Field(
+        "max_topm", description="How an entry's phrasing similarities combine: 'max', 'max_topm' or 'knn'."
+    )
+    top_m: int = Field(3, ge=1, description="Phrasings averaged by the 'max_topm' aggregation.")
+    topm_weight: float = Field(0.5, ge=0, description="Weight of the top-m mean against the best phrasing.")
+    fusion: str = Field("linear", description="Dense + BM25 fusion: 'linear' (score-normalised), 'rrf' or 'dense'.")
+    lexical_weight: float = Field(
+        0.2, ge=0, description="Weight of BM25 (divided by the query's best BM25 score) added to the dense score."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant when fusion='rrf'.")
+    no_match_thresholds: dict[str, float] = Field(
+        default_factory=lambda: {"all-MiniLM-L6-v2": 0.5, "multilingual-e5-small": 0.85},
+        description="Per embedder: below this top dense similarity the search says 'no good match'. "
+        "Calibrated on banking77 (benchmarks/retrieval_banking77.py --calibrate).",
+    )
+    default_no_match_threshold: float = Field(
+        0.5, description="Threshold for embedders missing from no_match_thresholds (calibrate your own)."
+    )
+    max_query_chars: int = Field(2_000, ge=1, description="Longest accepted search query, in characters.")
+    persist_delay_s: float = Field(
+        1.0, ge=0, description="Index files are saved this long after the last change (0: at once)."
+    )
+
+    def fusion_options(self) -> FusionOptions:
+        from retrieval.hybrid import FusionOptions
+
+        return FusionOptions(
+            aggregation=self.aggregation,
+            top_m=self.top_m,
+            topm_weight=self.topm_weight,
+            fusion=self.fusion,
+            lexical_weight=self.lexical_weight,
+            rrf_k=self.rrf_k,
+        )
+
+    def threshold_for(self, embedder: str) -> float:
+        return self.no_match_thresholds.get(embedder, self.default_no_match_threshold)
