@@ -1,0 +1,65 @@
+"""Sentiment for every customer turn: label, score in [-1, 1] and customer-service cues.
+
+    from agent.sentiment import load_sentiment_analyzer
+    analyzer = load_sentiment_analyzer(settings.agent)
+    analyzer.score("I've been on hold for an hour", "en", history=earlier_customer_messages)
+
+Backends, chosen by `AgentConfig.sentiment_analyzer`: "offline" (default: embeddings + lexicon + a small
+classifier trained on data/train.jsonl), "lexicon" (VADER / snownlp only) and "transformers" (any
+text-classification model, `sentiment_model`). `fuse()` mixes in a generator model's own reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from agent.errors import SentimentError
+from agent.sentiment.base import SentimentAnalyzer
+from agent.sentiment.cues import CUES, detect_cues
+from agent.sentiment.fusion import fuse
+from agent.settings import AgentConfig
+
+__all__ = ["CUES", "ANALYZERS", "SentimentAnalyzer", "detect_cues", "fuse", "load_sentiment_analyzer"]
+
+
+def _offline(config: AgentConfig) -> SentimentAnalyzer:
+    from agent.sentiment.offline import OfflineSentimentAnalyzer
+
+    return OfflineSentimentAnalyzer()
+
+
+def _lexicon(config: AgentConfig) -> SentimentAnalyzer:
+    from agent.sentiment.lexicon import LexiconSentimentAnalyzer
+
+    return LexiconSentimentAnalyzer()
+
+
+def _transformers(config: AgentConfig) -> SentimentAnalyzer:
+    from agent.sentiment.transformers_classifier import TransformersSentimentAnalyzer
+
+    return TransformersSentimentAnalyzer(config.sentiment_model)
+
+
+ANALYZERS: dict[str, Callable[[AgentConfig], SentimentAnalyzer]] = {
+    "offline": _offline,
+    "lexicon": _lexicon,
+    "transformers": _transformers,
+}
+
+
+def analyzer_name(config: AgentConfig) -> str:
+    """The backend `config` selects; "auto" means transformers when a model is set, else offline."""
+    name = config.sentiment_analyzer.strip().lower()
+    if name == "auto":
+        return "transformers" if config.sentiment_model else "offline"
+    return name
+
+
+def load_sentiment_analyzer(config: AgentConfig) -> SentimentAnalyzer:
+    """Build (cheaply: models load on first use or `warm_up()`) the analyser the settings name."""
+    name = analyzer_name(config)
+    if name not in ANALYZERS:
+        raise SentimentError(
+            f"Unknown sentiment analyser {config.sentiment_analyzer!r}. Valid: auto, {', '.join(ANALYZERS)}."
+        )
+    return ANALYZERS[name](config)
