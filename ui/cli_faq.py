@@ -17,11 +17,12 @@ from rich.table import Table
 
 from retrieval.errors import ImportRejected, RetrievalError
 from retrieval.importers import export_jsonl, parse_faq_file
-from retrieval.store import AuditRecord, FaqStore
+from retrieval.store import AuditRecord, FaqStore, validate_entry
 from retrieval.types import FaqEntry
 
 if TYPE_CHECKING:
     from agent.settings import Settings
+    from retrieval.knowledge_base import KnowledgeBase
 
 faq_app = typer.Typer(
     help="Keep the FAQ knowledge base: import, export, list, add, edit, delete.", no_args_is_help=True
@@ -49,12 +50,10 @@ def _settings(data_dir: Path | None) -> Settings:
 
 
 @contextmanager
-def _store(data_dir: Path | None) -> Iterator[FaqStore]:
-    """Open the FAQ store named by the settings; user-facing errors end the command with exit code 1."""
-    settings = _settings(data_dir)
+def _user_errors() -> Iterator[None]:
+    """Print a user-facing error (every bad row of a refused import) and end the command with exit code 1."""
     try:
-        with FaqStore(settings.database_path, max_row_chars=settings.retrieval.max_row_chars) as store:
-            yield store
+        yield
     except ImportRejected as e:
         errors.print(f"[red]Import refused, nothing was changed:[/red] {e.source} has {len(e.problems)} problem(s).")
         for problem in e.problems:
@@ -63,6 +62,25 @@ def _store(data_dir: Path | None) -> Iterator[FaqStore]:
     except RetrievalError as e:
         errors.print(f"[red]Error:[/red] {e}", highlight=False)
         raise typer.Exit(1) from e
+
+
+@contextmanager
+def _store(data_dir: Path | None) -> Iterator[FaqStore]:
+    """The FAQ store alone, for commands that only read it (no embedding model is loaded)."""
+    settings = _settings(data_dir)
+    with _user_errors(), FaqStore(settings.database_path, max_row_chars=settings.retrieval.max_row_chars) as store:
+        yield store
+
+
+@contextmanager
+def _knowledge_base(data_dir: Path | None) -> Iterator[KnowledgeBase]:
+    """The store plus its search index, for commands that change the FAQ: the index follows each change
+    and its files are saved before the command ends, so a server started later needs no catch-up."""
+    from retrieval.knowledge_base import KnowledgeBase  # the search stack (torch, FAISS) only when changing
+
+    settings = _settings(data_dir)
+    with _user_errors(), KnowledgeBase.open(settings.data_dir, settings.retrieval) as kb:
+        yield kb
 
 
 def _actor(actor: str | None) -> str:
@@ -95,15 +113,19 @@ def import_command(
     as_json: AsJson = False,
 ) -> None:
     """Import a FAQ file: all of it or (if any row is bad) none of it. Ids already in the FAQ are updated."""
-    with _store(data_dir) as store:
-        limits = _settings(data_dir).retrieval
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=errors, transient=True, disable=as_json) as progress:
-            task = progress.add_task(f"Checking {file.name}", total=None)
-            entries = parse_faq_file(file, max_bytes=limits.max_import_bytes, max_row_chars=limits.max_row_chars)
-            progress.update(task, description="Saving", total=len(entries), completed=0)
-            report = store.upsert_many(
-                entries, actor=_actor(actor), progress=lambda done, total: progress.update(task, completed=done)
+    limits = _settings(data_dir).retrieval
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with _user_errors(), Progress(*columns, console=errors, transient=True, disable=as_json) as progress:
+        task = progress.add_task(f"Checking {file.name}", total=None)
+        # Check the whole file before loading any model: a refused file costs no start-up time.
+        entries = parse_faq_file(file, max_bytes=limits.max_import_bytes, max_row_chars=limits.max_row_chars)
+        progress.update(task, description="Loading the search index")
+        with _knowledge_base(data_dir) as kb:
+            progress.update(task, description="Saving, then indexing", completed=0)
+            report = kb.import_entries(
+                entries,
+                actor=_actor(actor),
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     if as_json:
         print(json.dumps({**dataclasses.asdict(report), "file": str(file)}))
@@ -187,8 +209,10 @@ def add_command(
         language=language,
         tags=tuple(tag or ()),
     )
-    with _store(data_dir) as store:
-        saved = store.add(entry, actor=_actor(actor))
+    with _user_errors():  # refuse a bad entry before loading the search index
+        validate_entry(entry, max_row_chars=_settings(data_dir).retrieval.max_row_chars)
+    with _knowledge_base(data_dir) as kb:
+        saved = kb.add(entry, actor=_actor(actor))
     _print_entry(saved, "Added", as_json)
 
 
@@ -223,8 +247,8 @@ def edit_command(
     if not changes:
         errors.print("Nothing to change: give at least one of --question, --answer, --alternate, --category, ...")
         raise typer.Exit(2)
-    with _store(data_dir) as store:
-        saved = store.update(entry_id, actor=_actor(actor), expected_version=expected_version, **changes)
+    with _knowledge_base(data_dir) as kb:
+        saved = kb.update(entry_id, actor=_actor(actor), expected_version=expected_version, **changes)
     _print_entry(saved, "Saved", as_json)
 
 
@@ -236,13 +260,15 @@ def delete_command(
     data_dir: DataDir = None,
 ) -> None:
     """Delete one FAQ entry (the audit log keeps a copy: see `findesk faq history ID`)."""
-    with _store(data_dir) as store:
-        if not yes:
-            entry = store.get(entry_id)
-            if entry is not None and not typer.confirm(f"Delete {entry_id!r} ({entry.question})?"):
-                raise typer.Exit(1)
-        deleted = store.delete(entry_id, actor=_actor(actor))
-    console.print(f"Deleted [bold]{deleted.id}[/bold]: {deleted.question}", highlight=False)
+    with _store(data_dir) as store:  # ask before loading the search index
+        entry = store.get(entry_id)
+        if entry is None:
+            store.delete(entry_id, actor=_actor(actor))  # raises EntryNotFound with its message
+    if not yes and not typer.confirm(f"Delete {entry_id!r} ({entry.question})?"):
+        raise typer.Exit(1)
+    with _knowledge_base(data_dir) as kb:
+        kb.delete(entry_id, actor=_actor(actor))
+    console.print(f"Deleted [bold]{entry_id}[/bold]: {entry.question}", highlight=False)
 
 
 @faq_app.command("history")

@@ -1,4 +1,10 @@
-"""`findesk faq ...` through typer's CliRunner, against a real store in a temporary data folder."""
+"""`findesk faq ...` through typer's CliRunner, against a real store in a temporary data folder.
+
+Commands that change the FAQ go through the KnowledgeBase, so the search index follows them: those tests
+load the real all-MiniLM-L6-v2 once per session (marked slow). The Chinese e5 channel is switched off to
+keep to one model; BM25 with jieba tokens still indexes Chinese. Read-only commands and refused input
+never load a model, and their tests run without one.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from retrieval import dense_channel
+from retrieval.config import RetrievalConfig
+from retrieval.embedders import Embedder
+from retrieval.importers import parse_faq_bytes
+from retrieval.index_files import read_index_file
+from retrieval.knowledge_base import KnowledgeBase
 from retrieval.store import FaqStore
 from ui import cli_faq
 
@@ -28,11 +40,35 @@ def app() -> typer.Typer:
     return root
 
 
+@pytest.fixture(scope="session")
+def embedders() -> dict[str, Embedder]:
+    return {}  # name -> embedder: each CLI command opens a KnowledgeBase, the model loads once
+
+
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, embedders: dict[str, Embedder]) -> Path:
     folder = tmp_path / "data"
     monkeypatch.setenv("FINDESK_DATA_DIR", str(folder))  # the settings pick the folder up from the environment
+    monkeypatch.setenv("FINDESK_RETRIEVAL__ZH_EMBEDDER", "")
+    real_load = dense_channel.load_embedder
+
+    def load_once(name: str, **kwargs: object) -> Embedder:
+        if name not in embedders:
+            embedders[name] = real_load(name, **kwargs)
+        return embedders[name]
+
+    monkeypatch.setattr(dense_channel, "load_embedder", load_once)
     return folder
+
+
+def seeded(data_dir: Path) -> None:
+    """The GOOD entries written straight to the store: for tests of commands that only read it."""
+    with store_at(data_dir) as store:
+        store.upsert_many(parse_faq_bytes(GOOD.encode(), "jsonl", max_bytes=10_000, max_row_chars=1_000), actor="seed")
+
+
+def index_stamps(data_dir: Path) -> list[int]:
+    return [read_index_file(path)[0]["store_version"] for path in sorted((data_dir / "index").glob("dense-*.idx"))]
 
 
 def run(app: typer.Typer, *args: str, input: str | None = None) -> object:
@@ -51,7 +87,10 @@ def imported(app: typer.Typer, tmp_path: Path) -> Path:
     return path
 
 
-def test_import_prints_counts_and_reimport_updates(app: typer.Typer, data_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_import_prints_counts_reimport_updates_and_the_index_follows(
+    app: typer.Typer, data_dir: Path, tmp_path: Path, embedders: dict[str, Embedder]
+) -> None:
     path = imported(app, tmp_path)
     path.write_text(GOOD.replace("Freeze it.", "Freeze it in the app."), encoding="utf-8")
     result = run(app, "import", str(path), "--json")
@@ -61,9 +100,11 @@ def test_import_prints_counts_and_reimport_updates(app: typer.Typer, data_dir: P
     with store_at(data_dir) as store:
         assert store.get("card-lost").answer == "Freeze it in the app." and store.get("card-lost").version == 2
         assert store.audit("card-lost")[-1].actor == "alice"
+        assert index_stamps(data_dir) == [store.version]  # the CLI saved an index that is up to date
 
 
-def test_import_text_report(app: typer.Typer, data_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_import_markdown_text_report(app: typer.Typer, data_dir: Path, tmp_path: Path) -> None:
     path = tmp_path / "faq.md"
     path.write_text("# Cards\n## Lost card?\nFreeze it.\n## Card stolen?\nCall us.\n", encoding="utf-8")
     result = run(app, "import", str(path))
@@ -72,9 +113,10 @@ def test_import_text_report(app: typer.Typer, data_dir: Path, tmp_path: Path) ->
 
 
 def test_bad_import_lists_every_problem_exits_1_and_changes_nothing(
-    app: typer.Typer, data_dir: Path, tmp_path: Path
+    app: typer.Typer, data_dir: Path, tmp_path: Path, embedders: dict[str, Embedder]
 ) -> None:
-    imported(app, tmp_path)
+    seeded(data_dir)
+    loaded_before = set(embedders)
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"id,question,answer\ncard-lost,Lost?,Changed.\n,No answer?,\nx,Caf\xe9?,A.\n")
     result = run(app, "import", str(bad))
@@ -83,21 +125,22 @@ def test_bad_import_lists_every_problem_exits_1_and_changes_nothing(
     assert "line 3: missing answer" in result.stderr and "line 4: bytes that are not UTF-8" in result.stderr
     with store_at(data_dir) as store:
         assert store.get("card-lost").answer == "Freeze it." and store.count() == 3
+    assert set(embedders) == loaded_before  # refused before any model was loaded
+    missing = run(app, "import", str(tmp_path / "nowhere.jsonl"))
+    assert missing.exit_code == 1 and "cannot read the file" in missing.stderr
 
 
 def test_export_round_trips(app: typer.Typer, data_dir: Path, tmp_path: Path) -> None:
-    source = imported(app, tmp_path)
+    seeded(data_dir)
     out = tmp_path / "out" / "faq.jsonl"
     result = run(app, "export", str(out))
     assert result.exit_code == 0 and "Exported 3 entries" in result.stdout
-    exported = sorted(json.loads(line)["id"] for line in out.read_text(encoding="utf-8").splitlines())
-    assert exported == sorted(json.loads(line)["id"] for line in source.read_text(encoding="utf-8").splitlines())
-    again = run(app, "import", str(out), "--json")
-    assert json.loads(again.stdout)["unchanged"] == 3
+    exported = parse_faq_bytes(out.read_bytes(), "jsonl", max_bytes=10_000, max_row_chars=1_000)
+    assert exported == parse_faq_bytes(GOOD.encode(), "jsonl", max_bytes=10_000, max_row_chars=1_000)
 
 
-def test_list_table_filters_and_json(app: typer.Typer, data_dir: Path, tmp_path: Path) -> None:
-    imported(app, tmp_path)
+def test_list_table_filters_and_json(app: typer.Typer, data_dir: Path) -> None:
+    seeded(data_dir)
     table = run(app, "list", "--category", "cards")
     assert table.exit_code == 0 and "card-lost" in table.stdout and "fees-atm" not in table.stdout
     as_json = json.loads(run(app, "list", "--search", "冻结", "--json").stdout)
@@ -106,20 +149,28 @@ def test_list_table_filters_and_json(app: typer.Typer, data_dir: Path, tmp_path:
     assert json.loads(run(app, "list", "--language", "en", "--json").stdout)["count"] == 2
 
 
-def test_add_edit_delete_and_history(app: typer.Typer, data_dir: Path) -> None:
+@pytest.mark.slow
+def test_add_edit_delete_history_and_search_sees_each_change(
+    app: typer.Typer, data_dir: Path, embedders: dict[str, Embedder]
+) -> None:
     added = run(
         app, "add", "--question", "Can I raise my card limit?", "--answer", "Yes, in the app.",
-        "--alternate", "higher limit", "--alternate", "increase limit", "--category", "cards",
+        "--alternate", "higher spending limit", "--alternate", "increase limit", "--category", "cards",
         "--tag", "limits", "--id", "card-limit", "--actor", "alice", "--json",
     )  # fmt: skip
     assert added.exit_code == 0, added.output
-    assert json.loads(added.stdout)["alternates"] == ["higher limit", "increase limit"]
+    assert json.loads(added.stdout)["alternates"] == ["higher spending limit", "increase limit"]
 
     edited = run(app, "edit", "card-limit", "--answer", "Yes: Cards > Limits.", "--clear-alternates", "--actor", "bob")
     assert edited.exit_code == 0 and "version 2" in edited.stdout
     with store_at(data_dir) as store:
         entry = store.get("card-limit")
         assert (entry.answer, entry.alternates, entry.tags) == ("Yes: Cards > Limits.", (), ("limits",))
+        assert index_stamps(data_dir) == [store.version]
+    config = RetrievalConfig(zh_embedder="")
+    with KnowledgeBase.open(data_dir, config, embedder=embedders["all-MiniLM-L6-v2"]) as kb:
+        hit = kb.search("how do I raise my card limit").hits[0]
+        assert (hit.entry_id, hit.answer) == ("card-limit", "Yes: Cards > Limits.")
 
     history = json.loads(run(app, "history", "card-limit", "--json").stdout)
     assert [(c["action"], c["actor"]) for c in history["changes"]] == [("edit", "bob"), ("add", "alice")]
@@ -133,22 +184,39 @@ def test_add_edit_delete_and_history(app: typer.Typer, data_dir: Path) -> None:
     with store_at(data_dir) as store:
         assert store.get("card-limit") is None
         assert store.audit("card-limit")[0].actor == "carol"
+        assert index_stamps(data_dir) == [store.version]
+    with KnowledgeBase.open(data_dir, config, embedder=embedders["all-MiniLM-L6-v2"]) as kb:
+        assert all(h.entry_id != "card-limit" for h in kb.search("how do I raise my card limit").hits)
 
 
-def test_user_errors_exit_1_with_the_message(app: typer.Typer, data_dir: Path, tmp_path: Path) -> None:
-    imported(app, tmp_path)
-    conflict = run(app, "edit", "card-lost", "--answer", "Mine.", "--expected-version", "7")
-    assert conflict.exit_code == 1 and "someone else" in conflict.stderr
+def test_refused_input_exits_1_without_loading_a_model(
+    app: typer.Typer, data_dir: Path, embedders: dict[str, Embedder]
+) -> None:
+    seeded(data_dir)
+    loaded_before = set(embedders)
     missing = run(app, "delete", "nope", "--yes")
     assert missing.exit_code == 1 and "No FAQ entry has id 'nope'" in missing.stderr
-    duplicate = run(app, "add", "--id", "card-lost", "--question", "Q?", "--answer", "A.")
-    assert duplicate.exit_code == 1 and "already exists" in duplicate.stderr
     empty = run(app, "add", "--question", " ", "--answer", "A.")
     assert empty.exit_code == 1 and "empty question" in empty.stderr
+    bad_id = run(app, "add", "--id", "has space", "--question", "Q?", "--answer", "A.")
+    assert bad_id.exit_code == 1 and "is not valid" in bad_id.stderr
     nothing = run(app, "edit", "card-lost")
     assert nothing.exit_code == 2 and "Nothing to change" in nothing.stderr
+    assert set(embedders) == loaded_before
 
 
+@pytest.mark.slow
+def test_conflicts_and_duplicates_exit_1_with_the_message(app: typer.Typer, data_dir: Path) -> None:
+    seeded(data_dir)
+    conflict = run(app, "edit", "card-lost", "--answer", "Mine.", "--expected-version", "7")
+    assert conflict.exit_code == 1 and "someone else" in conflict.stderr
+    duplicate = run(app, "add", "--id", "card-lost", "--question", "Q?", "--answer", "A.")
+    assert duplicate.exit_code == 1 and "already exists" in duplicate.stderr
+    with store_at(data_dir) as store:
+        assert store.get("card-lost").answer == "Freeze it."
+
+
+@pytest.mark.slow
 def test_data_dir_option_overrides_the_environment(app: typer.Typer, data_dir: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     result = run(app, "add", "--question", "Q?", "--answer", "A.", "--data-dir", str(other))
