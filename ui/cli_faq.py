@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -55,12 +56,13 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except ImportRejected as e:
-        errors.print(f"[red]Import refused, nothing was changed:[/red] {e.source} has {len(e.problems)} problem(s).")
+        where = escape(e.source)  # a path may hold "[...]", which rich would read as markup
+        errors.print(f"[red]Import refused, nothing was changed:[/red] {where} has {len(e.problems)} problem(s).")
         for problem in e.problems:
             errors.print(f"  - {problem}", markup=False, highlight=False)
         raise typer.Exit(1) from e
     except RetrievalError as e:
-        errors.print(f"[red]Error:[/red] {e}", highlight=False)
+        errors.print(f"[red]Error:[/red] {escape(str(e))}", highlight=False)
         raise typer.Exit(1) from e
 
 
@@ -102,7 +104,9 @@ def _print_entry(entry: FaqEntry, verb: str, as_json: bool) -> None:
     if as_json:
         print(json.dumps(_entry_dict(entry), ensure_ascii=False))
     else:
-        console.print(f"{verb} [bold]{entry.id}[/bold] (version {entry.version}): {entry.question}", highlight=False)
+        console.print(
+            f"{verb} [bold]{entry.id}[/bold] (version {entry.version}): {escape(entry.question)}", highlight=False
+        )
 
 
 @faq_app.command("import")
@@ -131,8 +135,8 @@ def import_command(
         print(json.dumps({**dataclasses.asdict(report), "file": str(file)}))
     else:
         console.print(
-            f"Imported {report.total} entries from {file}: {report.added} added, {report.updated} updated, "
-            f"{report.unchanged} unchanged (FAQ version {report.version}).",
+            f"Imported {report.total} entries from {escape(str(file))}: {report.added} added, "
+            f"{report.updated} updated, {report.unchanged} unchanged (FAQ version {report.version}).",
             highlight=False,
         )
 
@@ -145,7 +149,7 @@ def export_command(
     """Export every FAQ entry to JSONL (the import format: export then import gives the same FAQ)."""
     with _store(data_dir) as store:
         count = export_jsonl(store.list(), file)
-    console.print(f"Exported {count} entries to {file}.", highlight=False)
+    console.print(f"Exported {count} entries to {escape(str(file))}.", highlight=False)
 
 
 @faq_app.command("list")
@@ -176,9 +180,9 @@ def list_command(
     for e in entries:
         table.add_row(
             e.id,
-            e.category,
+            escape(e.category),
             e.language,
-            e.question,
+            escape(e.question),
             str(len(e.alternates)),
             str(e.version),
             e.updated_at[:19].replace("T", " "),
@@ -268,7 +272,7 @@ def delete_command(
         raise typer.Exit(1)
     with _knowledge_base(data_dir) as kb:
         kb.delete(entry_id, actor=_actor(actor))
-    console.print(f"Deleted [bold]{entry_id}[/bold]: {entry.question}", highlight=False)
+    console.print(f"Deleted [bold]{entry_id}[/bold]: {escape(entry.question)}", highlight=False)
 
 
 @faq_app.command("history")
@@ -288,7 +292,7 @@ def history_command(
     for column in ("when (UTC)", "who", "action", "id", "what changed"):
         table.add_column(column, overflow="fold")
     for r in records:
-        table.add_row(r.at[:19].replace("T", " "), r.actor, r.action, r.entry_id, _what_changed(r))
+        table.add_row(r.at[:19].replace("T", " "), escape(r.actor), r.action, r.entry_id, escape(_what_changed(r)))
     console.print(table)
 
 

@@ -141,6 +141,10 @@ def test_export_round_trips(app: typer.Typer, data_dir: Path, tmp_path: Path) ->
 
 def test_list_table_filters_and_json(app: typer.Typer, data_dir: Path) -> None:
     seeded(data_dir)
+    with store_at(data_dir) as store:
+        store.update("fees-atm", actor="[admin]", question="What are the [ATM] fees?")
+    assert "[ATM]" in run(app, "list").stdout  # text with brackets is not read as rich markup
+    assert "[admin]" in run(app, "history").stdout
     table = run(app, "list", "--category", "cards")
     assert table.exit_code == 0 and "card-lost" in table.stdout and "fees-atm" not in table.stdout
     as_json = json.loads(run(app, "list", "--search", "冻结", "--json").stdout)
