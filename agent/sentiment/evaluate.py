@@ -44,7 +44,7 @@ class SentimentReport:
             "macro_f1": round(self.macro_f1, 4),
             "f1": {k: round(v, 4) for k, v in self.f1.items()},
             "confusion": {"labels": [str(c) for c in CLASSES], "matrix": self.confusion},
-            "latency_p50_ms": round(self.latency_p50_ms, 2),
+            "latency_p50_ms": round(self.latency_p50_ms, 2) if self.latency_calls else None,
             "latency_calls": self.latency_calls,
             "analyzer": self.analyzer,
         }
