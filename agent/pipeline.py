@@ -9,6 +9,7 @@ modules; this file only strings them together.
 
 from __future__ import annotations
 
+import collections.abc
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from agent.errors import AgentError
 from agent.generators.base import Generator
 from agent.language import detect_language
 from agent.policy import History, decide, distinct_topics, topic_key
-from agent.prompts import ChatTurn, build_prompt
+from agent.prompts import ChatTurn, Prompt, build_prompt
 from agent.sentiment import SentimentAnalyzer
 from agent.settings import AgentConfig
 from agent.summary import handoff_summary
@@ -48,11 +49,18 @@ NOTES = {
         "zh": "很抱歉，常见问题中没有找到相关答案。您可以换一种说法，或点击“转人工”由客服人员为您解答。",
     },
     "clarify": {"en": "Did you mean one of these?", "zh": "请问您想咨询的是以下哪个问题？"},
-    "claimed": {
-        "en": "{agent} from our team is handling this conversation and will reply here.",
-        "zh": "客服 {agent} 正在处理您的对话，会在这里回复您。",
-    },
 }
+
+
+@dataclass(frozen=True)
+class _Heard:
+    """What the customer said, whichever way they said it."""
+
+    text: str  # typed text and the voice transcript
+    ocr_text: str
+    language: str
+    transcript: Transcript | None
+    screenshot: Screenshot | None
 
 
 @dataclass
@@ -102,140 +110,75 @@ class Agent:
     def stream(self, turn: Turn) -> Iterator[ReplyDelta | Reply]:
         """Yield the reply text as it is written, then the final Reply (whose text has citations checked)."""
         clock = _Clock()
-        if not (turn.text.strip() or turn.audio or turn.image):
-            raise AgentError("Please type a question, record a voice message or attach a screenshot.")
-        if len(turn.text) > MAX_TEXT_CHARS:
-            raise AgentError(f"That message is too long ({len(turn.text)} characters; the limit is {MAX_TEXT_CHARS}).")
-
-        transcript = None
-        if turn.audio:
-            with clock.stage("transcribe"):
-                transcript = self._transcribe(turn.audio)
-        screenshot = None
-        if turn.image:
-            with clock.stage("ocr"):
-                screenshot = self._read_screenshot(turn.image)
-
-        text = " ".join(part for part in (turn.text.strip(), transcript.text.strip() if transcript else "") if part)
-        ocr_text = screenshot.ocr_text if screenshot else ""
-        if not text and not ocr_text.strip():
-            raise AgentError("I couldn't find any text in that screenshot. Please describe the problem in a few words.")
-        language = turn.language or (transcript.language if transcript and not turn.text.strip() else None)
-        language = language or detect_language(text or ocr_text)
-
+        heard = self._understand(turn, clock)
         earlier = [m for m in self.conversations.messages(turn.session_id) if m.role == "customer"]
         handoff = self.conversations.handoff(turn.session_id)
+        # A person who has claimed the chat is talking to the customer: the bot steps back.
+        with_person = handoff is not None and handoff.status == "claimed"
 
         with clock.stage("retrieve"):
-            result = self.knowledge_base.search(search_query(text, ocr_text, earlier))
+            result = self.knowledge_base.search(search_query(heard.text, heard.ocr_text, earlier))
         with clock.stage("sentiment"):
-            sentiment = self.sentiment.score(text, language, history=[m.text for m in earlier]) if text else NEUTRAL
-        with clock.stage("policy"):
-            history = History(
-                sentiments=tuple(m.sentiment for m in earlier if m.sentiment),
-                routes=tuple(m.route or "" for m in earlier),
+            sentiment = (
+                self.sentiment.score(heard.text, heard.language, history=[m.text for m in earlier])
+                if heard.text
+                else NEUTRAL
             )
-            decision = decide(text or ocr_text, result, sentiment, history, self.config)
+        with clock.stage("policy"):
+            if with_person:
+                assert handoff is not None
+                decision = Decision(Route.HANDOFF, f"{handoff.claimed_by} is handling this conversation")
+            else:
+                history = History(
+                    sentiments=tuple(m.sentiment for m in earlier if m.sentiment),
+                    routes=tuple(m.route or "" for m in earlier),
+                )
+                decision = decide(heard.text or heard.ocr_text, result, sentiment, history, self.config)
 
         customer_message = self.conversations.add_message(
             turn.session_id,
             "customer",
-            text or "(screenshot)",
+            heard.text or "(screenshot)",
             sentiment=sentiment,
-            route=decision.route,
+            route=None if with_person else decision.route,  # a chat with a person is not an FAQ gap
             reason=decision.reason,
-            image_png=screenshot.png if screenshot else None,
+            image_png=heard.screenshot.png if heard.screenshot else None,
         )
-        if handoff is not None and handoff.status == "claimed":
-            # A person has the conversation: the bot steps back rather than talk over them.
-            yield from self._finish(
-                turn,
-                clock,
-                _claimed_note(handoff, language),
-                (),
-                sentiment,
-                decision,
-                language,
-                result,
-                transcript,
-                ocr_text,
-                "none",
+        if decision.route is Route.HANDOFF and not with_person:
+            summary = handoff_summary(
+                heard.text or heard.ocr_text, [m.text for m in earlier], sentiment, decision, result, heard.language
             )
-            return
-        if decision.route is Route.HANDOFF:
             self.conversations.request_handoff(
-                turn.session_id,
-                reason=decision.reason,
-                priority=decision.priority,
-                summary=handoff_summary(
-                    text or ocr_text, [m.text for m in earlier], sentiment, decision, result, language
-                ),
+                turn.session_id, reason=decision.reason, priority=decision.priority, summary=summary
             )
 
-        passages = answer_passages(result, language, self.config.prompt_max_passages)
-        if decision.route is Route.CLARIFY:
-            reply_text, generator_name = clarify_text(passages[:3], language), "clarify"
-            yield ReplyDelta(reply_text)
-        elif decision.route is Route.NO_ANSWER or (decision.route is Route.HANDOFF and not result.confident):
-            reply_text, generator_name = "", "none"
-        else:
+        passages = answer_passages(result, heard.language, self.config.prompt_max_passages)
+        text, generator = "", "none"
+        if with_person:
+            pass
+        elif decision.route is Route.CLARIFY:
+            text, generator = clarify_text(passages[:3], heard.language), "clarify"
+            yield ReplyDelta(text)
+        elif passages:  # answer, or hand over with the FAQ's first steps meanwhile (a lost card: freeze it now)
             prompt = build_prompt(
-                text,
+                heard.text,
                 passages,
-                language=language,
+                language=heard.language,
                 history=self._prompt_history(turn.session_id, customer_message),
-                ocr_text=ocr_text,
-                image=screenshot.png if screenshot else None,
+                ocr_text=heard.ocr_text,
+                image=heard.screenshot.png if heard.screenshot else None,
                 max_passages=self.config.prompt_max_passages,
                 history_turns=self.config.prompt_history_turns,
             )
-            reply_text = ""
-            with clock.stage("generate"):
-                start = time.perf_counter()
-                stream = self.generator.stream(prompt)
-                for delta in stream:
-                    if not reply_text:
-                        clock.timings_ms["first_token"] = round((time.perf_counter() - start) * 1000, 2)
-                    reply_text += delta
-                    yield ReplyDelta(delta)
-            generator_name = stream.answered_by  # the fallback's name when the configured model failed
+            text, generator = yield from self._generate(prompt, clock)
 
-        note = NOTES.get(str(decision.route), {}).get(language, "") if decision.route is not Route.CLARIFY else ""
+        note = "" if with_person else NOTES.get(str(decision.route), {}).get(heard.language, "")
         if note:
-            addition = f"\n\n{note}" if reply_text else note
-            reply_text += addition
+            addition = f"\n\n{note}" if text else note
+            text += addition
             yield ReplyDelta(addition)
-        checked_text, citations = check_citations(reply_text, passages)
-        yield from self._finish(
-            turn,
-            clock,
-            checked_text,
-            citations,
-            sentiment,
-            decision,
-            language,
-            result,
-            transcript,
-            ocr_text,
-            generator_name,
-            passages,
-        )
 
-    def _finish(
-        self,
-        turn: Turn,
-        clock: _Clock,
-        text: str,
-        citations,
-        sentiment: Sentiment,
-        decision: Decision,  # type: ignore[no-untyped-def]
-        language: str,
-        result: SearchResult,
-        transcript: Transcript | None,
-        ocr_text: str,
-        generator: str,
-        passages: list[Hit] | None = None,
-    ) -> Iterator[Reply]:
+        text, citations = check_citations(text, passages)
         stored = None
         if text:
             stored = self.conversations.add_message(
@@ -256,13 +199,48 @@ class Agent:
             route=decision.route,
             reason=decision.reason,
             generator=generator,
-            language=language,
+            language=heard.language,
             hits=tuple(result.hits),
-            transcript=transcript,
-            ocr_text=ocr_text,
+            transcript=heard.transcript,
+            ocr_text=heard.ocr_text,
             turn_id=stored.id if stored else None,
             timings_ms=clock.timings_ms,
         )
+
+    def _understand(self, turn: Turn, clock: _Clock) -> _Heard:
+        """Check the turn, transcribe its audio, read its screenshot, and settle its language."""
+        if not (turn.text.strip() or turn.audio or turn.image):
+            raise AgentError("Please type a question, record a voice message or attach a screenshot.")
+        if len(turn.text) > MAX_TEXT_CHARS:
+            raise AgentError(f"That message is too long ({len(turn.text)} characters; the limit is {MAX_TEXT_CHARS}).")
+        transcript = screenshot = None
+        if turn.audio:
+            with clock.stage("transcribe"):
+                transcript = self._transcribe(turn.audio)
+        if turn.image:
+            with clock.stage("ocr"):
+                screenshot = self._read_screenshot(turn.image)
+        text = " ".join(part for part in (turn.text.strip(), transcript.text.strip() if transcript else "") if part)
+        ocr_text = screenshot.ocr_text if screenshot else ""
+        if not text and not ocr_text.strip():
+            raise AgentError("I couldn't find any text in that screenshot. Please describe the problem in a few words.")
+        # Whisper's language detection beats counting characters when the customer only spoke.
+        spoken = transcript.language if transcript and not turn.text.strip() else None
+        language = turn.language or spoken or detect_language(text or ocr_text)
+        return _Heard(text, ocr_text, language, transcript, screenshot)
+
+    def _generate(self, prompt: Prompt, clock: _Clock) -> collections.abc.Generator[ReplyDelta, None, tuple[str, str]]:
+        """Stream the generator's deltas; returns the whole text and who actually wrote it."""
+        text = ""
+        with clock.stage("generate"):
+            start = time.perf_counter()
+            stream = self.generator.stream(prompt)
+            for delta in stream:
+                if not text:
+                    clock.timings_ms["first_token"] = round((time.perf_counter() - start) * 1000, 2)
+                text += delta
+                yield ReplyDelta(delta)
+        return text, stream.answered_by  # the fallback's name when the configured model failed
 
     def _prompt_history(self, session_id: str, current: StoredMessage) -> list[ChatTurn]:
         """Earlier customer and assistant messages (human agents' too, as the assistant side)."""
@@ -327,7 +305,3 @@ def clarify_text(choices: list[Hit], language: str) -> str:
     lines = [NOTES["clarify"][language]]
     lines += [f"{n}. {hit.question} [{n}]" for n, hit in enumerate(choices, start=1)]
     return "\n".join(lines)
-
-
-def _claimed_note(handoff: Handoff, language: str) -> str:
-    return NOTES["claimed"][language].format(agent=handoff.claimed_by or "A colleague")
