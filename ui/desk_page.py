@@ -24,7 +24,7 @@ from ui.login import require_staff
 from ui.uploads import take_upload
 
 REFRESH_SECONDS = 3.0
-QUEUE_HEADERS = ["Priority", "Waiting", "Status", "Lang", "Mood trend", "Why handed over", "Summary"]
+QUEUE_HEADERS = ["P", "Waiting", "Status", "Mood trend", "Why handed over", "Customer last wrote"]
 _SPARKS = "▁▂▃▄▅▆▇█"
 
 
@@ -43,18 +43,22 @@ def waiting(since: str, now: datetime | None = None) -> str:
     return f"{int(seconds // 60)} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
-def queue_rows(queue: list[Handoff]) -> list[list[Any]]:
+def _latest_words(services: Services, session_id: str) -> str:
+    said = [m.text for m in services.conversations.messages(session_id) if m.role == "customer"]
+    return " ".join(said[-1].split())[:90] if said else ""
+
+
+def queue_rows(services: Services, queue: list[Handoff]) -> list[list[Any]]:
     return [
-        [h.priority, waiting(h.created_at), h.status + (f" ({h.claimed_by})" if h.claimed_by else ""), h.language,
-         sparkline(h.sentiment_trend), h.reason, h.summary[:120]]
+        [h.priority, waiting(h.created_at), h.status + (f" ({h.claimed_by})" if h.claimed_by else ""),
+         sparkline(h.sentiment_trend), h.reason, _latest_words(services, h.session_id)]
         for h in queue
     ]  # fmt: skip
 
 
-def queue_choices(queue: list[Handoff]) -> list[tuple[str, str]]:
-    return [
-        (f"P{h.priority} · {waiting(h.created_at)} · {h.summary[:50] or h.session_id}", h.session_id) for h in queue
-    ]
+def queue_choices(services: Services, queue: list[Handoff]) -> list[tuple[str, str]]:
+    return [(f"P{h.priority} · {waiting(h.created_at)} · {_latest_words(services, h.session_id)[:60] or h.session_id}",
+             h.session_id) for h in queue]  # fmt: skip
 
 
 def transcript_messages(messages: list[StoredMessage]) -> list[dict[str, str]]:
@@ -105,9 +109,9 @@ class DeskHandlers:
         name = self._agent(request)
         queue = self.services.conversations.queue()
         header = f"## FinDesk · agent desk\nSigned in as **{name}** · {len(queue)} open · [sign out](/logout)"
-        choices = queue_choices(queue)
+        choices = queue_choices(self.services, queue)
         keep = current if current in {value for _, value in choices} else None
-        return header, queue_rows(queue), gr.Dropdown(choices=choices, value=keep)
+        return header, queue_rows(self.services, queue), gr.Dropdown(choices=choices, value=keep)
 
     @as_gradio_error
     def open(self, session_id: str | None, request: gr.Request) -> tuple[Any, ...]:
@@ -193,15 +197,18 @@ def build_desk_page(services: Services, users: UserStore) -> gr.Blocks:
         suggestions = gr.State([])
         header = gr.Markdown("## FinDesk · agent desk")
         with gr.Row():
-            with gr.Column(scale=2):
-                table = gr.Dataframe(headers=QUEUE_HEADERS, interactive=False, label="Handoff queue", wrap=True)
+            with gr.Column(scale=1):
+                table = gr.Dataframe(headers=QUEUE_HEADERS, interactive=False, label="Handoff queue", wrap=True,
+                                     column_widths=["7%", "12%", "14%", "17%", "25%", "25%"])  # fmt: skip
                 picker = gr.Dropdown(label="Open conversation", choices=[], elem_id="desk-picker")
-            with gr.Column(scale=3):
+            with gr.Column(scale=1):
                 summary = gr.Markdown("*Pick a conversation from the queue.*")
                 with gr.Row():
                     claim = gr.Button("Claim", elem_id="desk-claim")
                     resolve = gr.Button("Resolve", variant="stop", elem_id="desk-resolve")
-                transcript = gr.Chatbot(label="Transcript", height=360, buttons=[], feedback_options=None)
+                transcript = gr.Chatbot(
+                    label="Transcript", height=360, buttons=[], feedback_options=None, elem_id="desk-transcript"
+                )
                 with gr.Accordion("Screenshots", open=False):
                     shots = gr.HTML()
                 suggested = gr.Dataset(
