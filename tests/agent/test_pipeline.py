@@ -99,7 +99,8 @@ def test_bot_steps_back_once_a_person_has_claimed_the_chat(services: Services) -
     reply = services.agent.ask(Turn(session, "hello? are you there"))
     assert reply.route is Route.HANDOFF and reply.text == "" and "alice is handling" in reply.reason
     assert services.conversations.messages(session)[-1].text == "hello? are you there"
-    assert services.conversations.unanswered()[0].text != "hello? are you there", "a chat with a person is no FAQ gap"
+    gaps = services.conversations.unanswered()
+    assert all(m.text != "hello? are you there" for m in gaps), "a chat with a person is no FAQ gap"
 
 
 def test_suggestions_for_the_agent_desk(services: Services) -> None:
