@@ -165,18 +165,7 @@ class ConversationStore:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; valid roles: {', '.join(ROLES)}")
         self.start(session_id)
-        sentiment_json = (
-            json.dumps(
-                {
-                    "label": str(sentiment.label),
-                    "score": sentiment.score,
-                    "cues": list(sentiment.cues),
-                    "source": sentiment.source,
-                }
-            )
-            if sentiment
-            else None
-        )
+        sentiment_json = _sentiment_json(sentiment) if sentiment else None
         citations_json = json.dumps([{"n": c.n, "entry_id": c.entry_id, "question": c.question} for c in citations])
         with self._transaction() as db:
             cursor = db.execute(
@@ -200,6 +189,11 @@ class ConversationStore:
             message_id = cursor.lastrowid
         assert message_id is not None
         return self._message(message_id)
+
+    def update_sentiment(self, message_id: int, sentiment: Sentiment) -> None:
+        """Replace a customer message's sentiment once the model's own reading has been fused in."""
+        with self._transaction() as db:
+            db.execute("UPDATE conv_messages SET sentiment = ? WHERE id = ?", (_sentiment_json(sentiment), message_id))
 
     def messages(self, session_id: str, *, after_id: int = 0) -> list[StoredMessage]:
         """The conversation's messages, oldest first; `after_id` returns only newer ones (for polling)."""
@@ -335,6 +329,17 @@ class ConversationStore:
             language=row["language"],
             sentiment_trend=trend,
         )
+
+
+def _sentiment_json(sentiment: Sentiment) -> str:
+    return json.dumps(
+        {
+            "label": str(sentiment.label),
+            "score": sentiment.score,
+            "cues": list(sentiment.cues),
+            "source": sentiment.source,
+        }
+    )
 
 
 def _message_from_row(row: sqlite3.Row) -> StoredMessage:

@@ -23,9 +23,10 @@ from agent.generators.base import Generator
 from agent.language import detect_language
 from agent.policy import History, decide, distinct_topics, topic_key
 from agent.prompts import ChatTurn, Prompt, build_prompt
-from agent.sentiment import SentimentAnalyzer
+from agent.sentiment import SentimentAnalyzer, fuse
 from agent.settings import AgentConfig
 from agent.summary import handoff_summary
+from agent.tone import ToneSplitter
 from agent.types import Decision, Reply, ReplyDelta, Route, Screenshot, Sentiment, SentimentLabel, Turn
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.types import Hit, SearchResult
@@ -170,7 +171,10 @@ class Agent:
                 max_passages=self.config.prompt_max_passages,
                 history_turns=self.config.prompt_history_turns,
             )
-            text, generator = yield from self._generate(prompt, clock)
+            text, generator, tone = yield from self._generate(prompt, clock)
+            if tone is not None:  # the model's own reading of the customer, from their words and screenshot
+                sentiment = fuse(sentiment, tone, self.config.sentiment_fusion_weight)
+                self.conversations.update_sentiment(customer_message.id, sentiment)
 
         note = "" if with_person else NOTES.get(str(decision.route), {}).get(heard.language, "")
         if note:
@@ -229,18 +233,25 @@ class Agent:
         language = turn.language or spoken or detect_language(text or ocr_text)
         return _Heard(text, ocr_text, language, transcript, screenshot)
 
-    def _generate(self, prompt: Prompt, clock: _Clock) -> collections.abc.Generator[ReplyDelta, None, tuple[str, str]]:
-        """Stream the generator's deltas; returns the whole text and who actually wrote it."""
+    def _generate(
+        self, prompt: Prompt, clock: _Clock
+    ) -> collections.abc.Generator[ReplyDelta, None, tuple[str, str, Sentiment | None]]:
+        """Stream the generator's deltas; returns the whole text, who actually wrote it, and its tone reading."""
         text = ""
+        tone = ToneSplitter()
         with clock.stage("generate"):
             start = time.perf_counter()
             stream = self.generator.stream(prompt)
             for delta in stream:
-                if not text:
-                    clock.timings_ms["first_token"] = round((time.perf_counter() - start) * 1000, 2)
-                text += delta
-                yield ReplyDelta(delta)
-        return text, stream.answered_by  # the fallback's name when the configured model failed
+                if shown := tone.feed(delta):
+                    if not text:
+                        clock.timings_ms["first_token"] = round((time.perf_counter() - start) * 1000, 2)
+                    text += shown
+                    yield ReplyDelta(shown)
+            if rest := tone.flush():
+                text += rest
+                yield ReplyDelta(rest)
+        return text, stream.answered_by, tone.reading  # answered_by: the fallback's name when the model failed
 
     def _prompt_history(self, session_id: str, current: StoredMessage) -> list[ChatTurn]:
         """Earlier customer and assistant messages (human agents' too, as the assistant side)."""

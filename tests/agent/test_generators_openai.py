@@ -40,6 +40,7 @@ class ChatServer:
         self.script: list[str] = ["ok"]
         self.requests: list[dict[str, Any]] = []
         self.required_key: str | None = None
+        self.tokens = TOKENS  # what a successful reply streams
         self.release = threading.Event()  # ends a "hang" early at teardown
         owner = self
 
@@ -63,9 +64,9 @@ class ChatServer:
                 elif behaviour == "hang":
                     owner.release.wait(5)  # accepted the connection, never answers in time
                 elif behaviour == "cut":
-                    self._events(TOKENS[:2], finish=False)  # the connection drops mid-reply
+                    self._events(owner.tokens[:2], finish=False)  # the connection drops mid-reply
                 else:
-                    self._events(TOKENS, finish=True)
+                    self._events(owner.tokens, finish=True)
 
             def _json(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()

@@ -5,6 +5,7 @@ here, so these tests prove routing, grounding and storage, not a model's wording
 from __future__ import annotations
 
 import io
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from agent.errors import AgentError, ImageError
+from agent.pipeline import Agent
 from agent.policy import URGENT
 from agent.services import Services
 from agent.settings import load_settings
@@ -35,7 +37,11 @@ def new_session() -> str:
 
 def run(services: Services, turn: Turn) -> tuple[str, Reply]:
     """The streamed text and the final Reply of one turn."""
-    events = list(services.agent.stream(turn))
+    return run_agent(services.agent, turn)
+
+
+def run_agent(agent: Agent, turn: Turn) -> tuple[str, Reply]:
+    events = list(agent.stream(turn))
     assert isinstance(events[-1], Reply) and all(isinstance(e, ReplyDelta) for e in events[:-1])
     return "".join(e.text for e in events[:-1]), events[-1]
 
@@ -160,3 +166,44 @@ def test_voice_message_is_transcribed_and_answered(services: Services, shared_da
     assert services.conversations.messages(session)[0].text == reply.transcript.text.strip()
     assert "transcribe" in reply.timings_ms
     assert reply.route in (Route.NO_ANSWER, Route.ANSWER)
+
+
+def test_a_model_generator_streams_and_its_tone_reading_is_fused(services: Services) -> None:
+    """A model generator end to end: the real OpenAI-compatible client against a loopback server that speaks
+    the streaming protocol and replies with a tone line. Proves the tone line is hidden from the customer and
+    fused into the turn's sentiment; it does not prove any real model's judgement of tone."""
+    from agent.generators import create_generator
+    from tests.agent.test_generators_openai import ChatServer
+
+    chat = ChatServer()
+    chat.tokens = ["TONE: neg", "ative\n", "Freeze your card ", "in the app [1]."]
+    thread = threading.Thread(target=chat.httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        config = services.settings.agent.model_copy(
+            update={
+                "generator": "openai",
+                "openai_base_url": chat.base_url,
+                "openai_model": "test-vlm",
+                "openai_api_key_env": "FINDESK_TEST_OPENAI_KEY",
+            }
+        )
+        agent = Agent(
+            knowledge_base=services.knowledge_base,
+            conversations=services.conversations,
+            sentiment=services.sentiment,
+            generator=create_generator(config),
+            transcribe=services.transcribe,
+            read_screenshot=services.read_screenshot,
+            config=config,
+        )
+        session = new_session()
+        streamed, reply = run_agent(agent, Turn(session, "How do I freeze my card in the app?"))
+    finally:
+        chat.httpd.shutdown()
+        chat.httpd.server_close()
+    assert "TONE" not in streamed and streamed.startswith("Freeze your card")
+    assert reply.generator.startswith("openai") and reply.citations
+    assert "first_token" in reply.timings_ms
+    assert "model" in reply.sentiment.source and reply.sentiment.score < 0
+    assert services.conversations.messages(session)[0].sentiment == reply.sentiment
