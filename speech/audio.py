@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -172,15 +173,15 @@ def _check_wav_header(data: bytes) -> None:
         position = body + size + (size & 1)  # chunks are padded to an even length
 
 
-def _declared_duration(container: object, stream: object) -> float | None:
-    if stream.duration is not None and stream.time_base is not None:  # type: ignore[attr-defined]
-        return float(stream.duration * stream.time_base)  # type: ignore[attr-defined]
-    if container.duration is not None:  # type: ignore[attr-defined]
-        return container.duration / 1_000_000  # microseconds (AV_TIME_BASE)
+def _declared_duration(container: Any, stream: Any) -> float | None:  # PyAV objects (imported lazily)
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return float(container.duration) / 1_000_000  # microseconds (AV_TIME_BASE)
     return None
 
 
-def _decode_stream(container: object, stream: object, sniffed: str, max_duration_s: float) -> np.ndarray:
+def _decode_stream(container: Any, stream: Any, sniffed: str, max_duration_s: float) -> np.ndarray:
     import av
 
     # ffmpeg's resampler also downmixes to mono (averaging channels with its standard matrix).
@@ -189,7 +190,7 @@ def _decode_stream(container: object, stream: object, sniffed: str, max_duration
     chunks: list[np.ndarray] = []
     total = 0
     try:
-        for frame in container.decode(stream):  # type: ignore[attr-defined]
+        for frame in container.decode(stream):
             if frame.sample_rate < MIN_SAMPLE_RATE or frame.sample_rate > MAX_SAMPLE_RATE:
                 raise InvalidAudioFormatError(
                     f"the audio's sample rate is {frame.sample_rate} Hz; "
