@@ -33,8 +33,8 @@ class UnansweredGroup:
     message_ids: tuple[int, ...]
 
 
-def threshold_for(embedder: Embedder) -> float:
-    return THRESHOLDS.get(embedder.name, DEFAULT_THRESHOLD)
+def threshold_for(embedder_name: str) -> float:
+    return THRESHOLDS.get(embedder_name, DEFAULT_THRESHOLD)
 
 
 def group_unanswered(
@@ -52,7 +52,7 @@ def group_unanswered(
     usable = sorted((m for m in messages if m.text.strip() and m.text.strip() not in PLACEHOLDERS), key=lambda m: m.id)
     if not usable:
         return []
-    limit = threshold_for(embedder) if threshold is None else threshold
+    limit = threshold_for(embedder.name) if threshold is None else threshold
     vectors = embedder.embed([m.text for m in usable], kind="query")
     sums: list[np.ndarray] = []
     members: list[list[int]] = []

@@ -7,6 +7,7 @@ Export is a link to the token/cookie-protected HTTP route, so the file never sit
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import gradio as gr
 from agent.policy import History, decide
 from agent.services import Services
 from agent.unanswered import group_unanswered, threshold_for
+from retrieval.embedders import Embedder, load_embedder
 from retrieval.errors import ImportRejected
 from retrieval.types import FaqEntry
 from ui.auth import UserStore
@@ -51,6 +53,11 @@ class ConsoleHandlers:
     @property
     def kb(self):  # noqa: ANN201 - the KnowledgeBase; built lazily by Services
         return self.services.knowledge_base
+
+    @cached_property
+    def gap_embedder(self) -> Embedder:
+        """The knowledge base's configured embedder (its own instance: KnowledgeBase keeps its channels private)."""
+        return load_embedder(self.services.settings.retrieval.embedder)
 
     # --- the FAQ table and form ------------------------------------------------------------------
 
@@ -160,7 +167,7 @@ class ConsoleHandlers:
         """(report rows, group state): unanswered customer messages grouped by similarity, biggest first."""
         self._operator(request)
         groups = group_unanswered(
-            self.services.conversations.unanswered(), self.kb.embedder, threshold=threshold or None
+            self.services.conversations.unanswered(), self.gap_embedder, threshold=threshold or None
         )
         rows = [[g.count, g.sessions, g.question, " | ".join(g.examples[1:]), ", ".join(g.routes), g.last_at[:16]]
                 for g in groups]  # fmt: skip
@@ -177,9 +184,10 @@ class ConsoleHandlers:
         gr.Info("Write the answer, then press 'Add as new entry'.")
         return ("", examples[0], "", "\n".join(examples[1:]), "", "en", "", None, gr.Tabs(selected="faq"))
 
+    @as_gradio_error
     def default_threshold(self, request: gr.Request) -> float:
         self._operator(request)
-        return threshold_for(self.kb.embedder)
+        return threshold_for(self.services.settings.retrieval.embedder)
 
 
 def build_console_page(services: Services, users: UserStore) -> gr.Blocks:
@@ -190,11 +198,13 @@ def build_console_page(services: Services, users: UserStore) -> gr.Blocks:
         with gr.Tabs() as tabs:
             with gr.Tab("FAQ", id="faq"):
                 with gr.Row():
-                    search = gr.Textbox(label="Search", placeholder="words in question, phrasings or answer", scale=3)
+                    search = gr.Textbox(label="Search (Enter)", placeholder="words in question, phrasings or answer",
+                                        scale=3, elem_id="faq-search")  # fmt: skip
                     category = gr.Dropdown(label="Category", choices=[""], value="", scale=1)
                     language = gr.Dropdown(label="Language", choices=["", "en", "zh"], value="", scale=1)
                 table = gr.Dataframe(headers=FAQ_HEADERS, interactive=False, label="FAQ entries (click to edit)",
-                                     wrap=True, max_height=380, elem_id="faq-table")  # fmt: skip
+                                     wrap=True, max_height=380, elem_id="faq-table",
+                                     column_widths=["24%", "46%", "9%", "7%", "6%", "8%"])  # fmt: skip
                 with gr.Group():
                     with gr.Row():
                         entry_id = gr.Textbox(label="Entry id (empty for a new entry)", interactive=False, scale=2)

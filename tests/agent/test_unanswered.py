@@ -49,7 +49,8 @@ def test_threshold_controls_how_much_is_merged(embedder) -> None:  # noqa: ANN00
     messages = [_message(1, "Do you offer crypto trading?"), _message(2, "What are your opening hours?")]
     assert len(group_unanswered(messages, embedder, threshold=0.99)) == 2
     assert len(group_unanswered(messages, embedder, threshold=-1.0)) == 1
-    assert threshold_for(embedder) == DEFAULT_THRESHOLD
+    assert threshold_for(embedder.name) == DEFAULT_THRESHOLD
+    assert threshold_for("multilingual-e5-small") > DEFAULT_THRESHOLD
 
 
 def test_nothing_to_group(embedder) -> None:  # noqa: ANN001

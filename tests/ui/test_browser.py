@@ -109,6 +109,8 @@ def _ask(page, question: str, *, attach: Path | None = None) -> None:  # noqa: A
 
 def _wait_for_reply(page, text: str) -> None:  # noqa: ANN001
     page.locator("#chat").get_by_text(text, exact=False).first.wait_for(timeout=WAIT_MS)
+    # The input is disabled while a reply streams; once it is back the chat will not re-render this turn.
+    page.locator("#chat-input textarea:not([disabled])").wait_for(timeout=WAIT_MS)
 
 
 def _login(browser, server: str, path: str, user: str):  # noqa: ANN001, ANN202
@@ -167,7 +169,11 @@ def test_operator_adds_an_entry_that_a_customer_then_finds(browser, server: str)
     console.click("#faq-add")
     console.get_by_text("customers can find it now", exact=False).first.wait_for(timeout=WAIT_MS)
     if (shots := _shots_dir()) is not None:
-        console.screenshot(path=str(shots / "console.png"), full_page=False)
+        console.locator("#faq-search textarea").fill("account")
+        console.locator("#faq-search textarea").press("Enter")
+        console.locator("#faq-table").get_by_text("savings account for my child", exact=False).wait_for(timeout=WAIT_MS)
+        console.evaluate("window.scrollTo(0, 0)")
+        console.screenshot(path=str(shots / "console.png"), full_page=True)
     console.close()
 
     page = _chat_page(browser, server)

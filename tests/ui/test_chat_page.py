@@ -1,0 +1,119 @@
+"""The customer chat's handlers, called directly with Gradio-shaped payloads against the real agent."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import gradio as gr
+import pytest
+from gradio.utils import get_upload_folder
+from PIL import Image
+
+from agent.errors import AgentError
+from tests.ui.conftest import LiveApp
+from ui.chat_page import ChatHandlers, ChatState
+from ui.uploads import discard
+
+
+@pytest.fixture()
+def chat(live_app: LiveApp) -> ChatHandlers:
+    return ChatHandlers(live_app.services)
+
+
+def _upload(name: str, data: bytes) -> str:
+    """A file where Gradio puts browser uploads (its upload folder, one folder per file)."""
+    folder = Path(get_upload_folder()) / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    path = folder / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def _run(chat: ChatHandlers, message: dict, history: list | None = None, state: ChatState | None = None) -> list:
+    return list(chat.send(message, history or [], state))
+
+
+def test_reply_streams_then_shows_its_cited_sources(chat: ChatHandlers) -> None:
+    updates = _run(chat, {"text": "How do I activate my new card?", "files": []})
+    assert len(updates) >= 3  # the question at once, growing text, then the finished turn
+    history, textbox, state, timer, _talk = updates[-1]
+    assert history[0] == {"role": "user", "content": "How do I activate my new card?"}
+    assert "[1]" in history[1]["content"]
+    details = history[2]
+    assert details["metadata"]["title"] == "📚 Sources (1)"
+    assert "How do I activate my new card?" in details["content"]
+    assert "answered" in details["metadata"]["log"] and "mood" in details["metadata"]["log"]
+    assert isinstance(state, ChatState) and len(state.session_id) == 32
+    assert textbox.interactive is True and timer.active is False
+    growing = [u[0][-1]["content"] for u in updates[1:-1]]
+    assert growing == sorted(growing, key=len)  # each update extends the text
+
+
+def test_screenshot_upload_is_read_then_deleted(chat: ChatHandlers, tmp_path: Path) -> None:
+    Image.new("RGB", (400, 100), "white").save(tmp_path / "blank.png")
+    path = _upload("blank.png", (tmp_path / "blank.png").read_bytes())
+    history = _run(chat, {"text": "", "files": [{"path": path}]})[-1][0]
+    assert history[0]["content"] == "📎 screenshot attached"
+    assert "screenshot" in history[-1]["content"]  # the agent's message: no text found in a blank image
+    assert not Path(path).exists()
+
+
+def test_oversized_and_unsupported_uploads_get_a_friendly_message(chat: ChatHandlers) -> None:
+    chat.max_image_bytes = 1_000
+    big = _upload("big.png", b"\x89PNG" + b"\0" * 2_000)
+    history = _run(chat, {"text": "see attached", "files": [{"path": big}]})[-1][0]
+    assert history == [{"role": "assistant", "content": history[0]["content"]}]
+    assert "too large" in history[0]["content"] and not Path(big).exists()
+
+    text_file = _upload("notes.txt", b"hello")
+    history = _run(chat, {"text": "", "files": [text_file]})[-1][0]
+    assert "notes.txt" in history[0]["content"] and not Path(text_file).exists()
+
+
+def test_only_gradio_uploads_are_ever_deleted(tmp_path: Path) -> None:
+    outside = tmp_path / "keep.png"
+    outside.write_bytes(b"x")
+    discard(outside)  # a forged payload naming a path outside Gradio's upload folder
+    assert outside.exists()
+
+
+def test_errors_become_chat_messages_never_tracebacks(chat: ChatHandlers, monkeypatch: pytest.MonkeyPatch) -> None:
+    def model_down(_turn: object) -> None:
+        raise AgentError("The answer model is not responding; please try again in a minute.")
+
+    monkeypatch.setattr(chat.services.agent, "stream", model_down)
+    history = _run(chat, {"text": "hello", "files": []})[-1][0]
+    assert history[-1]["content"] == "The answer model is not responding; please try again in a minute."
+
+    def bug(_turn: object) -> None:
+        raise KeyError("internal detail")
+
+    monkeypatch.setattr(chat.services.agent, "stream", bug)
+    history = _run(chat, {"text": "hello", "files": []}, state=ChatState("s" * 32, language="zh"))[-1][0]
+    assert "internal detail" not in history[-1]["content"] and "抱歉" in history[-1]["content"]
+
+
+def test_chinese_customer_gets_chinese_ui(chat: ChatHandlers) -> None:
+    *_, (history, textbox, state, _timer, talk) = _run(chat, {"text": "我的银行卡激活不了怎么办", "files": []})
+    assert state.language == "zh"
+    assert talk.value == "🙋 转人工" and "请输入" in textbox.placeholder
+    assert history[-1]["metadata"]["log"].startswith(("已回答", "需要补充", "未找到", "转人工"))
+
+
+def test_handoff_then_agent_reply_then_resolution_reach_the_chat(chat: ChatHandlers, live_app: LiveApp) -> None:
+    history, _box, state = _run(chat, {"text": "How much does a transfer cost?", "files": []})[-1][:3]
+    history, state, timer = chat.talk_to_person(history, state)
+    assert state.handed_over and timer.active
+    assert "member of our team" in history[-1]["content"]
+
+    skipped, state, _ = chat.poll(history, state)
+    assert skipped is gr.skip() or skipped == gr.skip()  # nothing new: the chat is not re-rendered
+
+    live_app.services.conversations.add_agent_reply(state.session_id, "alice", "Transfers in the app are free.")
+    history, state, _ = chat.poll(history, state)
+    assert history[-1]["content"].endswith("Transfers in the app are free.") and "alice" in history[-1]["content"]
+
+    live_app.services.conversations.resolve(state.session_id, "alice")
+    history, state, timer = chat.poll(history, state)
+    assert "closed" in history[-1]["content"] and timer.active is False and not state.handed_over
