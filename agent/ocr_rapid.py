@@ -20,7 +20,7 @@ from agent.types import OcrLine
 
 class RapidOcrEngine:
     name = "rapidocr"
-    languages = ("en", "zh")
+    languages: tuple[str, ...] = ("en", "zh")
 
     def __init__(self) -> None:
         self._ocr: Any = None

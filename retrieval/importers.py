@@ -236,7 +236,8 @@ def _close_markdown_entry(current: dict[str, Any] | None, body: list[str], rows:
 
 
 def _check_rows(rows: list[Row], problems: list[RowProblem], max_row_chars: int) -> list[FaqEntry]:
-    entries, first_line_of_id = [], {}
+    entries: list[FaqEntry] = []
+    first_line_of_id: dict[str, int] = {}
     for line, record in rows:
         reason = _row_problem(record)
         if reason:

@@ -14,6 +14,7 @@ use from Gradio's worker threads; other processes (the CLI beside a running serv
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import hashlib
 import json
@@ -302,7 +303,8 @@ class FaqStore:
         offset: int = 0,
     ) -> list[FaqEntry]:
         """Entries ordered by id; `text` is a case-insensitive substring of question, alternates or answer."""
-        where, params = [], []
+        where: builtins.list[str] = []
+        params: builtins.list[Any] = []
         if text:
             where.append("faq_text_matches(?, question, alternates, answer)")
             params.append(text.casefold())
@@ -324,7 +326,8 @@ class FaqStore:
         with self._lock:
             return self._conn.execute("SELECT COUNT(*) FROM faq_entries").fetchone()[0]
 
-    def categories(self) -> list[str]:
+    # `builtins.list`: below the `list` method, a bare `list` in this class body names that method.
+    def categories(self) -> builtins.list[str]:
         with self._lock:
             rows = self._conn.execute("SELECT DISTINCT category FROM faq_entries WHERE category != '' ORDER BY 1")
             return [row[0] for row in rows]
@@ -340,7 +343,7 @@ class FaqStore:
             finally:
                 self._conn.execute("COMMIT")
 
-    def audit(self, entry_id: str | None = None, limit: int = 100) -> list[AuditRecord]:
+    def audit(self, entry_id: str | None = None, limit: int = 100) -> builtins.list[AuditRecord]:
         """Audited changes, newest first; only those of `entry_id` when given."""
         sql = "SELECT id, at, actor, action, entry_id, before, after FROM faq_audit"
         params: list[Any] = []

@@ -72,7 +72,8 @@ def load_vlm(model_id: str, device: str) -> tuple[Any, Any]:
             "or use FINDESK_AGENT__GENERATOR=extractive."
         ) from e
     try:
-        model.to(device)
+        # transformers wraps `.to` in functools.wraps, which mypy does not bind as a method (stub limitation).
+        model.to(device)  # type: ignore[arg-type]
     except (RuntimeError, AssertionError) as e:
         raise GeneratorError(f"Cannot run the model on device {device!r}: {e}. Set FINDESK_AGENT__VLM_DEVICE.") from e
     model.eval()
@@ -84,8 +85,7 @@ def decode_image(png: bytes, max_side: int) -> Any:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        image = Image.open(io.BytesIO(png))
-        image = image.convert("RGB")
+        image = Image.open(io.BytesIO(png)).convert("RGB")
     except (UnidentifiedImageError, OSError) as e:
         raise GeneratorError("The screenshot could not be decoded for the model; send it again as PNG.") from e
     image.thumbnail((max_side, max_side))

@@ -64,7 +64,8 @@ def save_models(models: dict[str, LinearModel], path: Path, train_sha256: str) -
         for field in ("coef", "intercept", "mean", "scale"):
             arrays[f"{lang}_{field}"] = getattr(model, field).astype(np.float32)
     with path.open("wb") as handle:
-        np.savez_compressed(handle, **arrays)
+        # No object arrays here; naming allow_pickle also keeps an array key from being read as that flag.
+        np.savez_compressed(handle, allow_pickle=False, **arrays)
     digest = file_sha256(path)
     path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
     return digest

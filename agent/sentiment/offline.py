@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from agent.errors import SentimentError
-from agent.sentiment.base import resolve_language, sentiment_from_probabilities
+from agent.sentiment.base import polarity_probabilities, resolve_language, sentiment_from_probabilities
 from agent.sentiment.classifier import CLASSIFIER_PATH, LinearModel, load_models
 from agent.sentiment.cues import detect_cues
 from agent.sentiment.features import FEATURE_SPECS, EmbedderPool, FeatureSpec, build_features
@@ -87,4 +87,4 @@ class OfflineSentimentAnalyzer:
 
 def _cues_only(raw: str, history: Sequence[str], empty: Sentiment) -> Sentiment:
     cues = detect_cues(raw, history)
-    return sentiment_from_probabilities([0.0, 1.0, 0.0], cues, "offline:empty+cues") if cues else empty
+    return sentiment_from_probabilities(polarity_probabilities(0.0), cues, "offline:empty+cues") if cues else empty

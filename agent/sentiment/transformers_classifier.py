@@ -74,6 +74,11 @@ class TransformersSentimentAnalyzer:
                     "that is reachable (model hubs are offline here)."
                 ) from error
             id2label = classifier.model.config.id2label
+            if not id2label:
+                raise SentimentError(
+                    f"Sentiment model {self.model!r} has no labels (id2label) in its config.json: "
+                    "use a text-classification model."
+                )
             self._columns = {name: label_index(name, int(i), len(id2label)) for i, name in id2label.items()}
             self._pipeline = classifier
 
