@@ -303,8 +303,8 @@ class FaqStore:
         offset: int = 0,
     ) -> list[FaqEntry]:
         """Entries ordered by id; `text` is a case-insensitive substring of question, alternates or answer."""
-        where: builtins.list[str] = []
-        params: builtins.list[Any] = []
+        where: list[str] = []
+        params: list[Any] = []
         if text:
             where.append("faq_text_matches(?, question, alternates, answer)")
             params.append(text.casefold())
