@@ -75,6 +75,11 @@ def _prepare(model: str, engines: list[str]) -> None:
     from speech.model_pack import default_cache_dir, resolve_model
 
     resolved = resolve_model(model)
+    if "faster-whisper" in engines and resolved.ct2_dir is not None:
+        from speech.ct2_int8 import int8_model_dir
+        from speech.engines.faster import _cache_key
+
+        int8_model_dir(resolved.ct2_dir, default_cache_dir(), _cache_key(resolved))
     if "openai-whisper" in engines and resolved.ct2_dir is not None:
         key = f"{resolved.name}-{resolved.sha256[:12]}" if resolved.sha256 else resolved.ct2_dir.name
         openai_checkpoint(resolved.ct2_dir, default_cache_dir(), key)

@@ -11,66 +11,24 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import threading
 from pathlib import Path
 
 import numpy as np
 
+from speech import ct2_format
 from speech.errors import ModelIntegrityError
 
-# CTranslate2's DataType enum order (include/ctranslate2/types.h): float32, int8, int16, int32, float16, bfloat16.
-_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
-_BINARY_VERSION = 6
 _CONVERTER_VERSION = 1  # bump when the mapping changes, so stale cached checkpoints are rebuilt
 _lock = threading.Lock()
 
 
 def read_ct2_model(path: Path) -> dict[str, np.ndarray]:
-    """Parse CTranslate2's little-endian model.bin into named arrays (aliases resolved)."""
-    data = path.read_bytes()
-    offset = 0
-
-    def take(fmt: str) -> int:
-        nonlocal offset
-        (value,) = struct.unpack_from("<" + fmt, data, offset)
-        offset += struct.calcsize("<" + fmt)
-        return value
-
-    def text() -> str:
-        nonlocal offset
-        length = take("H")  # includes the trailing NUL
-        value = data[offset : offset + length - 1].decode("utf-8")
-        offset += length
-        return value
-
-    version = take("I")
-    if version != _BINARY_VERSION:
-        raise ModelIntegrityError(
-            f"{path}: CTranslate2 binary version {version}, this converter reads {_BINARY_VERSION}."
-        )
-    spec = text()
-    take("I")  # spec revision
-    if spec != "WhisperSpec":
-        raise ModelIntegrityError(f"{path} holds a {spec}, not a Whisper model.")
-    arrays: dict[str, np.ndarray] = {}
-    for _ in range(take("I")):
-        name = text()
-        shape = tuple(take("I") for _ in range(take("B")))
-        dtype_id = take("B")
-        nbytes = take("I")
-        if dtype_id not in _DTYPES:
-            raise ModelIntegrityError(
-                f"{path}: {name} has CTranslate2 type {dtype_id}; quantized files cannot convert."
-            )
-        arrays[name] = np.frombuffer(
-            data, dtype=_DTYPES[dtype_id], count=nbytes // np.dtype(_DTYPES[dtype_id]).itemsize, offset=offset
-        ).reshape(shape)
-        offset += nbytes
-    for _ in range(take("I")):
-        alias, target = text(), text()
-        arrays[alias] = arrays[target]
-    return arrays
+    """CTranslate2 model.bin as named arrays (aliases resolved); refuses non-Whisper files."""
+    model = ct2_format.read(path)
+    if model.spec != "WhisperSpec":
+        raise ModelIntegrityError(f"{path} holds a {model.spec}, not a Whisper model.")
+    return model.resolved()
 
 
 def _block(src: dict[str, np.ndarray], ct2: str, ow: str, cross: bool) -> dict[str, np.ndarray]:
@@ -145,7 +103,7 @@ def ct2_to_state_dict(src: dict[str, np.ndarray]) -> tuple[dict[str, int], dict[
     return dims, state
 
 
-def _test_signal() -> np.ndarray:
+def reference_signal() -> np.ndarray:
     """4 s of deterministic, speech-like sound (harmonics with a moving pitch): a fixed input to compare on."""
     t = np.arange(4 * 16_000) / 16_000
     pitch = 140 + 40 * np.sin(2 * np.pi * 0.7 * t)
@@ -161,7 +119,7 @@ def verify_conversion(ct2_dir: Path, checkpoint: Path) -> None:
     import whisper
 
     model = whisper.load_model(str(checkpoint), device="cpu")
-    mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(_test_signal()), n_mels=model.dims.n_mels)
+    mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(reference_signal()), n_mels=model.dims.n_mels)
     ct2 = ctranslate2.models.Whisper(str(ct2_dir), device="cpu", compute_type="float32")
     features = ctranslate2.StorageView.from_array(mel.numpy()[None].astype(np.float32))
     ct2_encoded = np.array(ct2.encode(features, to_cpu=True))

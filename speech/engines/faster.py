@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 
 import numpy as np
 
 from speech.config import SpeechConfig
+from speech.ct2_int8 import int8_model_dir
 from speech.errors import EngineNotInstalledError, ModelNotAvailableError
 from speech.finalize import build_transcript, check_not_silent, pick_language
 from speech.model_cache import shared_model
-from speech.model_pack import ResolvedModel, resolve_model
+from speech.model_pack import ResolvedModel, default_cache_dir, resolve_model
 from speech.types import Audio, Segment, Transcript
 
 
@@ -53,6 +55,13 @@ def _model_class() -> type:
     return OneEncodeWhisperModel
 
 
+def _cache_key(resolved: ResolvedModel) -> str:
+    if resolved.sha256:
+        return f"{resolved.name}-{resolved.sha256[:12]}"
+    folder = resolved.ct2_dir.resolve()  # type: ignore[union-attr]
+    return f"{folder.name}-{hashlib.sha256(str(folder).encode()).hexdigest()[:12]}"
+
+
 def _load(resolved: ResolvedModel, config: SpeechConfig) -> object:
     WhisperModel = _model_class()  # noqa: N806 - a class
     if resolved.pt_file is not None:
@@ -60,6 +69,8 @@ def _load(resolved: ResolvedModel, config: SpeechConfig) -> object:
             f"{resolved.pt_file} is an openai-whisper checkpoint; use engine 'openai-whisper' for .pt files."
         )
     where = str(resolved.ct2_dir) if resolved.ct2_dir is not None else str(resolved.hub_id)
+    if resolved.ct2_dir is not None and config.compute_type in ("int8", "int8_float32"):
+        where = str(int8_model_dir(resolved.ct2_dir, config.cache_dir or default_cache_dir(), _cache_key(resolved)))
     try:
         # num_workers=1: concurrent transcribe() calls queue inside CTranslate2 instead of loading more copies.
         return WhisperModel(
