@@ -8,6 +8,11 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
 
 
+def count_cjk(text: str) -> int:
+    """How many Chinese (CJK ideograph) characters `text` holds."""
+    return len(_CJK.findall(text))
+
+
 def detect_language(text: str, default: str = "en") -> str:
     """ "zh" when Chinese characters make up a fair share of the letters, else "en".
 
@@ -15,7 +20,7 @@ def detect_language(text: str, default: str = "en") -> str:
     English word ("我的IBAN是多少") still write Chinese. Each CJK character counts as a word's worth of
     Latin letters (about 3).
     """
-    cjk = len(_CJK.findall(text))
+    cjk = count_cjk(text)
     latin = len(_LATIN.findall(text))
     if cjk == 0 and latin == 0:
         return default

@@ -14,12 +14,15 @@ Rules, first match wins (thresholds are settings in AgentConfig):
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from agent.settings import AgentConfig
 from agent.types import Decision, Route, Sentiment
 from retrieval.types import Hit, SearchResult
+
+T = TypeVar("T")
 
 URGENT, UPSET, NORMAL = 3, 2, 1  # handoff priorities: higher is served first
 
@@ -120,7 +123,7 @@ def distinct_topics(hits: Sequence[Hit]) -> list[Hit]:
     return topics
 
 
-def _trailing_count(items: Sequence[object], predicate) -> int:  # type: ignore[no-untyped-def]
+def _trailing_count(items: Sequence[T], predicate: Callable[[T], bool]) -> int:
     count = 0
     for item in reversed(items):
         if not predicate(item):

@@ -46,11 +46,17 @@ def sentiment_from_probabilities(
     `neutral_band`, whichever side of +/-band the score falls (how a lexicon's polarity is read)."""
     pushed = push_for_cues(np.asarray(probabilities, dtype=np.float64), cues)
     score = float(np.clip(pushed[2] - pushed[0], -1.0, 1.0))
-    if neutral_band is None:
-        label = CLASSES[int(np.argmax(pushed))]
-    else:
-        label = CLASSES[0] if score <= -neutral_band else CLASSES[2] if score >= neutral_band else CLASSES[1]
+    label = CLASSES[int(np.argmax(pushed))] if neutral_band is None else label_for_score(score, neutral_band)
     return Sentiment(label=label, score=round(score, 4), cues=tuple(cues), source=source)
+
+
+def label_for_score(score: float, neutral_band: float) -> SentimentLabel:
+    """Negative at or below -band, positive at or above +band, neutral in between."""
+    if score <= -neutral_band:
+        return SentimentLabel.NEGATIVE
+    if score >= neutral_band:
+        return SentimentLabel.POSITIVE
+    return SentimentLabel.NEUTRAL
 
 
 def polarity_probabilities(polarity: float) -> np.ndarray:

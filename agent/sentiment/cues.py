@@ -14,6 +14,8 @@ from math import sqrt
 
 import numpy as np
 
+from agent.language import count_cjk
+
 ASKS_FOR_HUMAN = "asks_for_human"
 THREATENS_TO_LEAVE = "threatens_to_leave"  # leaving, or complaining to someone outside (regulator, lawyer, press)
 REPEATED_QUESTION = "repeated_question"
@@ -83,7 +85,6 @@ _PUSH = {ASKS_FOR_HUMAN: 0.25, THREATENS_TO_LEAVE: 0.35, REPEATED_QUESTION: 0.35
 _LATIN_LETTER = re.compile(r"[A-Za-z]")
 _UPPER_WORD = re.compile(r"\b[A-Z]{2,}\b")
 _EXCLAIM = re.compile(r"[!！]{3,}|[!！?？]{2,}[!！][?？]|[?？][!！]{2,}|[!！]{2,}[?？]")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _NOT_WORD = re.compile(r"[\W_]+")
 _SIMILAR = 0.6  # cosine of character n-gram counts: rewordings of the same question land around 0.6-0.9
 
@@ -99,13 +100,13 @@ def _is_shouting(text: str) -> bool:
 
 def _ngrams(text: str) -> Counter[str]:
     squashed = _NOT_WORD.sub("", text.lower())
-    n = 2 if len(_CJK.findall(squashed)) * 2 >= len(squashed) else 3
+    n = 2 if count_cjk(squashed) * 2 >= len(squashed) else 3
     return Counter(squashed[i : i + n] for i in range(max(len(squashed) - n + 1, 0)))
 
 
 def _long_enough(text: str) -> bool:
     squashed = _NOT_WORD.sub("", text)
-    cjk = len(_CJK.findall(squashed))
+    cjk = count_cjk(squashed)
     # "ok" twice is not a repeated question; a real question has some substance.
     return cjk >= 5 or len(squashed) - cjk >= 12
 

@@ -11,19 +11,12 @@ from __future__ import annotations
 import math
 
 from agent.errors import SentimentError
-from agent.types import Sentiment, SentimentLabel
+from agent.sentiment.base import label_for_score
+from agent.types import Sentiment
 
 # A fused score closer to zero than this is neutral. Matches where the analysers' own readings turn
 # from neutral to a verdict (P(positive) - P(negative) of about +/-0.15 on the training data).
 NEUTRAL_BAND = 0.15
-
-
-def _label_for(score: float) -> SentimentLabel:
-    if score <= -NEUTRAL_BAND:
-        return SentimentLabel.NEGATIVE
-    if score >= NEUTRAL_BAND:
-        return SentimentLabel.POSITIVE
-    return SentimentLabel.NEUTRAL
 
 
 def fuse(base: Sentiment, model_reading: Sentiment | None, weight: float) -> Sentiment:
@@ -39,7 +32,7 @@ def fuse(base: Sentiment, model_reading: Sentiment | None, weight: float) -> Sen
     reading = model_reading.score if math.isfinite(model_reading.score) else 0.0
     reading = min(max(reading, -1.0), 1.0)  # a model's self-reported score is untrusted: clamp it
     score = round((1.0 - weight) * base.score + weight * reading, 4)
-    label = base.label if base.label == model_reading.label else _label_for(score)
+    label = base.label if base.label == model_reading.label else label_for_score(score, NEUTRAL_BAND)
     cues = base.cues + tuple(c for c in model_reading.cues if c not in base.cues)
     source = f"{base.source}+model:{model_reading.source}" if model_reading.source else f"{base.source}+model"
     return Sentiment(label=label, score=score, cues=cues, source=source)
