@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+import wave
 
 from PIL import Image
 
@@ -55,6 +56,22 @@ def test_chat_refuses_uploads_over_the_byte_limits(live_app: LiveApp) -> None:
         "/api/chat", data={"session_id": _session()}, files={"image": ("big.png", b"\0" * (limit + 1), "image/png")}
     )
     assert big.status_code == 413 and "limit" in big.json()["error"]
+
+
+def test_chat_refuses_bad_and_overlong_audio_before_any_model_runs(live_app: LiveApp) -> None:
+    garbage = live_app.client.post(
+        "/api/chat", data={"session_id": _session()}, files={"audio": ("voice.ogg", b"OggS not really", "audio/ogg")}
+    )
+    assert garbage.status_code == 422 and garbage.json()["error"]
+    seconds = int(live_app.settings.speech.max_duration_s) + 5
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as clip:  # silence, 8 kHz 8-bit: small file, too long to accept
+        clip.setnchannels(1), clip.setsampwidth(1), clip.setframerate(8000)
+        clip.writeframes(b"\x80" * 8000 * seconds)
+    long = live_app.client.post(
+        "/api/chat", data={"session_id": _session()}, files={"audio": ("long.wav", buffer.getvalue(), "audio/wav")}
+    )
+    assert long.status_code == 422 and "long" in long.json()["error"].lower()
 
 
 def test_chat_refuses_images_over_the_pixel_limit(live_app: LiveApp) -> None:
