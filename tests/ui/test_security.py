@@ -89,3 +89,13 @@ def test_customer_uploads_are_deleted_once_read(live_app: LiveApp, tmp_path: Pat
     assert result[0], "the chat answered"
     assert httpx.get(file_url).status_code in (403, 404)
     assert not Path(stored).exists()
+
+
+def test_gradio_client_smoke_customer_gets_a_cited_streamed_answer(live_app: LiveApp) -> None:
+    client = Client(f"{live_app.url}/chat/", verbose=False)
+    job = client.submit({"text": "How do I add my card to Apple Pay?", "files": []}, api_name="/send")
+    history = job.result(timeout=120)[0]
+    assert len(job.outputs()) >= 3  # intermediate updates were streamed before the final one
+    texts = [m["content"] if isinstance(m["content"], str) else str(m["content"]) for m in history]
+    assert "[1]" in texts[1]
+    assert history[-1]["metadata"]["title"].startswith("📚 Sources")
