@@ -20,7 +20,9 @@ class RetrievalConfig(BaseModel):
     )
     top_k: int = Field(5, ge=1, le=50, description="Hits returned per search.")
     max_import_bytes: int = Field(50_000_000, description="Largest FAQ import file accepted, in bytes.")
-    max_row_chars: int = Field(20_000, description="Longest accepted FAQ row (question + alternates + answer), in characters.")
+    max_row_chars: int = Field(
+        20_000, description="Longest accepted FAQ row (question + alternates + answer), in characters."
+    )
 
     # --- embedders, indexes and ranking (retrieval/knowledge_base.py; figures in benchmarks/retrieval.md) ---
     device: str = Field("cpu", description="Torch device for sentence-transformers embedders: 'cpu', 'cuda', 'mps'.")
@@ -35,10 +37,17 @@ class RetrievalConfig(BaseModel):
     dense_candidates: int = Field(100, ge=1, le=10_000, description="Phrasing vectors FAISS returns per query.")
     lexical_candidates: int = Field(50, ge=1, le=10_000, description="Entries BM25 returns per query.")
     aggregation: str = Field(
-        "max_topm", description="How an entry's phrasing similarities combine: 'max', 'max_topm' or 'knn'."
+        "max_topm",
+        description="How an entry's phrasing similarities combine: 'max', 'max_topm', 'max_centroid' or 'knn'.",
     )
     top_m: int = Field(3, ge=1, description="Phrasings averaged by the 'max_topm' aggregation.")
     topm_weight: float = Field(0.5, ge=0, description="Weight of the top-m mean against the best phrasing.")
+    centroid_weight: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="'max_centroid': weight of the entry centroid's similarity against the best phrasing.",
+    )
     fusion: str = Field("linear", description="Dense + BM25 fusion: 'linear' (score-normalised), 'rrf' or 'dense'.")
     lexical_weight: float = Field(
         0.2, ge=0, description="Weight of BM25 (divided by the query's best BM25 score) added to the dense score."
@@ -64,6 +73,7 @@ class RetrievalConfig(BaseModel):
             aggregation=self.aggregation,
             top_m=self.top_m,
             topm_weight=self.topm_weight,
+            centroid_weight=self.centroid_weight,
             fusion=self.fusion,
             lexical_weight=self.lexical_weight,
             rrf_k=self.rrf_k,

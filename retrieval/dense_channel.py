@@ -117,13 +117,15 @@ class DenseChannel:
         return header, blob
 
     # --- catching up -----------------------------------------------------------------------------
-    def mark_stale(self, changed: Iterable[str], entries: dict[str, FaqEntry]) -> None:
-        """Flag entries whose vectors are missing, outdated, or belong to deleted entries."""
+    def mark_stale(self, changed: Iterable[str], entries: dict[str, FaqEntry], *, complete: bool = True) -> None:
+        """Flag entries whose vectors are missing or outdated; with `complete` (entries is the whole store)
+        also those whose entry no longer exists."""
         self.stale.update(changed)
         for entry_id, entry in entries.items():
             if self.holds(entry) and self.versions.get(entry_id) != entry.version:
                 self.stale.add(entry_id)
-        self.stale.update(set(self.versions) - set(entries))
+        if complete:
+            self.stale.update(set(self.versions) - set(entries))
 
     def plan(self, entries: dict[str, FaqEntry]) -> tuple[list[FaqEntry], list[str]]:
         """Which stale entries need new vectors, and which must be dropped from this channel."""

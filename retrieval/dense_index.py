@@ -38,6 +38,7 @@ class DenseIndex:
         self.ef_search = ef_search
         self._owner: dict[int, tuple[str, int]] = {}  # vector id -> (entry id, phrasing number)
         self._vector_ids: dict[str, np.ndarray] = {}  # entry id -> its vector ids, in phrasing order
+        self._centroids: dict[str, np.ndarray] = {}  # entry id -> unit mean of its phrasing vectors
         self._next_id = 0
         self._tombstones = 0  # HNSW only: vectors still in the graph whose entry was removed or edited
         self._index = self._new_index("flat")
@@ -80,6 +81,7 @@ class DenseIndex:
         if len(ids):
             self._index.add_with_ids(vectors, ids)
         self._vector_ids[entry_id] = ids
+        self._centroids[entry_id] = _unit_mean(vectors, self.dim)
         for phrasing, vector_id in enumerate(ids.tolist()):
             self._owner[vector_id] = (entry_id, phrasing)
         if self.kind == "flat" and self.vectors > self.hnsw_min_vectors:
@@ -89,6 +91,7 @@ class DenseIndex:
         ids = self._vector_ids.pop(entry_id, None)
         if ids is None:
             return
+        del self._centroids[entry_id]
         for vector_id in ids.tolist():
             del self._owner[vector_id]
         if self.kind == "flat":
@@ -114,6 +117,14 @@ class DenseIndex:
 
     def entry_vectors(self, entry_id: str) -> np.ndarray:
         return self.reconstruct(self._vector_ids[entry_id])
+
+    def centroid_similarities(self, query: np.ndarray, entry_ids: Iterable[str]) -> dict[str, float]:
+        """Cosine between the query and each entry's centroid (the unit mean of its phrasing vectors)."""
+        entry_ids = [e for e in entry_ids if e in self._centroids]
+        if not entry_ids:
+            return {}
+        sims = np.stack([self._centroids[e] for e in entry_ids]) @ np.asarray(query, dtype=np.float32).reshape(-1)
+        return dict(zip(entry_ids, sims.tolist(), strict=True))
 
     # --- search ----------------------------------------------------------------------------------
     def search(self, query: np.ndarray, k: int) -> list[DenseMatch]:
@@ -152,6 +163,7 @@ class DenseIndex:
             dense._tombstones = int(header["tombstones"])
             for entry_id, ids in header["entries"].items():
                 dense._vector_ids[entry_id] = np.asarray(ids, dtype=np.int64)
+                dense._centroids[entry_id] = _unit_mean(dense.reconstruct(dense._vector_ids[entry_id]), dense.dim)
                 for phrasing, vector_id in enumerate(ids):
                     dense._owner[int(vector_id)] = (entry_id, phrasing)
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
@@ -161,3 +173,9 @@ class DenseIndex:
         if isinstance(faiss.downcast_index(dense._index.index), faiss.IndexHNSW):
             faiss.downcast_index(dense._index.index).hnsw.efSearch = dense.ef_search
         return dense
+
+
+def _unit_mean(vectors: np.ndarray, dim: int) -> np.ndarray:
+    mean = vectors.mean(axis=0) if len(vectors) else np.zeros(dim, dtype=np.float32)
+    norm = float(np.linalg.norm(mean))
+    return (mean / norm if norm > 0 else mean).astype(np.float32)

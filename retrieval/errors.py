@@ -82,3 +82,7 @@ class InvalidQuery(RetrievalError):
 
 class IndexCorrupt(RetrievalError):
     """An index file on disk is truncated or garbled; the knowledge base rebuilds it from the store."""
+
+
+class InvalidEvalFile(RetrievalError):
+    """A retrieval evaluation file (`findesk eval retrieval`) is missing, unreadable or has malformed lines."""

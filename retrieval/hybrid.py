@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from retrieval.dense_index import DenseMatch
+import numpy as np
+
+from retrieval.dense_index import DenseIndex, DenseMatch
+from retrieval.lexical_index import LexicalIndex
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,7 @@ class FusionOptions:
     top_m: int = 3
     topm_weight: float = 0.5  # dense = (s1 + w * mean(s1..sm)) / (1 + w)
     knn_tau: float = 0.05
+    centroid_weight: float = 0.5  # max_centroid: dense = (1 - w) * s1 + w * cos(query, entry centroid)
     fusion: str = "rrf"  # "rrf", "linear" or "dense" (no lexical)
     lexical_weight: float = 0.3  # RRF weight of the BM25 rank (dense has weight 1)
     rrf_k: int = 60
@@ -35,7 +39,9 @@ class RankedEntry:
     lexical_rank: int | None
 
 
-def aggregate_dense(matches: Sequence[DenseMatch], options: FusionOptions) -> dict[str, tuple[float, int, float]]:
+def aggregate_dense(
+    matches: Sequence[DenseMatch], options: FusionOptions, centroid_sims: Mapping[str, float] | None = None
+) -> dict[str, tuple[float, int, float]]:
     """entry id -> (dense score on the cosine scale, best phrasing, ranking score) from retrieved phrasings.
 
     Phrasings that FAISS did not return count as the lowest similarity it did return: an upper bound
@@ -59,19 +65,26 @@ def aggregate_dense(matches: Sequence[DenseMatch], options: FusionOptions) -> di
         elif options.aggregation == "max_topm":
             dense = (best + options.topm_weight * mean_top) / (1 + options.topm_weight)
             ranking = dense
+        elif options.aggregation == "max_centroid":
+            centroid = (centroid_sims or {}).get(entry_id, best)
+            dense = (1 - options.centroid_weight) * best + options.centroid_weight * centroid
+            ranking = dense
         elif options.aggregation == "knn":
             dense = best
             ranking = sum(math.exp((s - 1.0) / options.knn_tau) for s in sims)
         else:
-            raise ValueError(f"unknown aggregation {options.aggregation!r}: use max, max_topm or knn")
+            raise ValueError(f"unknown aggregation {options.aggregation!r}: use max, max_topm, max_centroid or knn")
         out[entry_id] = (dense, best_phrasing[entry_id], ranking)
     return out
 
 
 def rank_entries(
-    matches: Sequence[DenseMatch], lexical: Sequence[tuple[str, float]], options: FusionOptions
+    matches: Sequence[DenseMatch],
+    lexical: Sequence[tuple[str, float]],
+    options: FusionOptions,
+    centroid_sims: Mapping[str, float] | None = None,
 ) -> list[RankedEntry]:
-    dense = aggregate_dense(matches, options)
+    dense = aggregate_dense(matches, options, centroid_sims)
     dense_order = sorted(dense, key=lambda e: -dense[e][2])
     dense_rank = {entry_id: n for n, entry_id in enumerate(dense_order, start=1)}
     lexical_score = dict(lexical)
@@ -104,3 +117,22 @@ def rank_entries(
         )
         for e in ranked
     ]
+
+
+def hybrid_search(
+    dense: DenseIndex,
+    lexical: LexicalIndex,
+    query: str,
+    vector: np.ndarray,
+    options: FusionOptions,
+    *,
+    dense_candidates: int,
+    lexical_candidates: int,
+) -> list[RankedEntry]:
+    """Both retrievers for one query (its text and its unit vector), fused and ranked."""
+    matches = dense.search(vector, dense_candidates)
+    keyword = lexical.search(query, lexical_candidates) if options.fusion != "dense" else []
+    centroids = None
+    if options.aggregation == "max_centroid":
+        centroids = dense.centroid_similarities(vector, {m.entry_id for m in matches})
+    return rank_entries(matches, keyword, options, centroids)

@@ -21,7 +21,7 @@ from retrieval.config import RetrievalConfig
 from retrieval.dense_channel import DenseChannel, make_channels
 from retrieval.embedders import Embedder
 from retrieval.errors import InvalidQuery
-from retrieval.hybrid import RankedEntry, rank_entries
+from retrieval.hybrid import RankedEntry, hybrid_search
 from retrieval.index_files import write_index_file
 from retrieval.lexical_index import LexicalIndex
 from retrieval.store import FaqStore, UpsertReport
@@ -100,9 +100,15 @@ class KnowledgeBase:
         vector = channel.embedder.embed([query], kind="query")[0]
         embedded = time.perf_counter()
         with self._lock:
-            matches = channel.index.search(vector, self.config.dense_candidates)
-            lexical = self._lexical.search(query, self.config.lexical_candidates)
-            ranked = rank_entries(matches, lexical, self.config.fusion_options())[:top_k]
+            ranked = hybrid_search(
+                channel.index,
+                self._lexical,
+                query,
+                vector,
+                self.config.fusion_options(),
+                dense_candidates=self.config.dense_candidates,
+                lexical_candidates=self.config.lexical_candidates,
+            )[:top_k]
             hits = [self._hit(r) for r in ranked if r.entry_id in self._entries]
         done = time.perf_counter()
         threshold = self.config.threshold_for(channel.name)
@@ -222,7 +228,7 @@ class KnowledgeBase:
                     entries[entry_id] = entry
         changed_now = {e: entries.get(e) for e in changed}
         for channel in self._channels:
-            channel.mark_stale(changed, {k: v for k, v in changed_now.items() if v is not None})
+            channel.mark_stale(changed, {k: v for k, v in changed_now.items() if v is not None}, complete=False)
             channel.stale.update(k for k, v in changed_now.items() if v is None)
         plans = [channel.plan(entries) for channel in self._channels]
         total = sum(len(embed) for embed, _ in plans)

@@ -51,7 +51,7 @@ class SentenceTransformerEmbedder:
     @property
     def dim(self) -> int:
         self.warm_up()
-        return int(self._model.get_sentence_embedding_dimension())
+        return int(self._model.get_embedding_dimension())
 
     def embed(self, texts: Sequence[str], *, kind: EmbedKind) -> np.ndarray:
         self.warm_up()
