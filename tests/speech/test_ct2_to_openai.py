@@ -68,6 +68,6 @@ def test_a_wrong_mapping_is_caught(tiny_checkpoint: tuple[Path, Path], tmp_path:
 
 
 def test_quantized_or_foreign_files_are_refused(tmp_path: Path) -> None:
-    (tmp_path / "model.bin").write_bytes(np.array([6], "<u4").tobytes() + b"\x10\x00TransformerSpec\x00" + bytes(8))
+    (tmp_path / "model.bin").write_bytes(np.array([6], "<u4").tobytes() + b"\x10\x00TransformerSpec\x00" + bytes(12))
     with pytest.raises(ModelIntegrityError, match="not a Whisper model"):
         read_ct2_model(tmp_path / "model.bin")
