@@ -16,6 +16,7 @@ from rich.table import Table
 from agent.errors import user_errors
 from agent.settings import load_settings
 from agent.types import Reply, ReplyDelta, Turn
+from ui.cli_output import fail
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the database and index live.")]
 
@@ -52,8 +53,7 @@ def ask(
             elif isinstance(event, Reply):
                 reply = event
     except user_errors() as error:
-        Console(stderr=True).print(f"[red]{error}[/red]")
-        raise typer.Exit(1) from error
+        raise fail(error) from error
     finally:
         services.close()
     assert reply is not None

@@ -12,6 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from agent.errors import AgentError
+from ui.cli_output import fail
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 
@@ -46,11 +47,7 @@ def eval_sentiment(
             progress.update(task, description=f"scoring with {scorer.name}", total=len(rows))
             report = evaluate(scorer, rows, latency_calls=latency_calls, progress=lambda n: progress.advance(task, n))
     except AgentError as e:
-        if as_json:
-            print(json.dumps({"error": str(e)}, ensure_ascii=False))
-        else:
-            Console(stderr=True).print(f"[red]error:[/red] {e}")
-        raise typer.Exit(code=1) from e
+        raise fail(e, as_json=as_json) from e
     if as_json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
         return

@@ -12,6 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from agent.errors import AgentError
+from ui.cli_output import fail
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
 
@@ -42,11 +43,7 @@ def eval_ocr(
             task = progress.add_task(f"OCR with {engine.name}", total=len(cases))
             report = evaluate_ocr(cases, config, engine, on_case=lambda _case: progress.advance(task))
     except AgentError as e:
-        if as_json:
-            print(json.dumps({"error": str(e)}, ensure_ascii=False))
-        else:
-            Console(stderr=True).print(f"[red]error:[/red] {e}")
-        raise typer.Exit(code=1) from e
+        raise fail(e, as_json=as_json) from e
     if as_json:
         print(json.dumps({"engine": engine.name, **report.as_dict()}, ensure_ascii=False))
         return
