@@ -89,7 +89,10 @@ def doctor(data_dir: DataDir = None) -> None:
     sections: dict[str, dict[str, Any]] = {
         "data": {"data_dir": settings.data_dir, "database": settings.database_path, "index": settings.index_dir},
         "embedder": retrieval_models.describe(settings.retrieval.embedder, "cpu"),
-        "speech": {"engine": settings.speech.engine, **speech_models.describe(settings.speech.model)},
+        "speech": {
+            "engine": settings.speech.engine,
+            **speech_models.describe(settings.speech.model, settings.speech.cache_dir),
+        },
         "generator": describe_generator(settings.agent),
         "torch": _torch_info(),
         "settings": settings.model_dump(mode="json"),

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from speech.config import SpeechConfig
 from speech.errors import SpeechError
+from ui.cli_output import fail
 
 Engine = Annotated[str | None, typer.Option("--engine", help="'faster-whisper' (default) or 'openai-whisper'.")]
 Model = Annotated[str | None, typer.Option("--model", help="'base', 'tiny.en', a hub id or a local path.")]
@@ -34,14 +35,6 @@ def _speech_config(engine: str | None, model: str | None) -> SpeechConfig:
     config = load_settings().speech
     overrides = {key: value for key, value in (("engine", engine), ("model", model)) if value is not None}
     return config.model_copy(update=overrides) if overrides else config
-
-
-def _fail(message: str, as_json: bool) -> typer.Exit:
-    if as_json:
-        print(json.dumps({"error": message}, ensure_ascii=False))
-    else:
-        Console(stderr=True).print(f"[red]error:[/red] {message}")
-    return typer.Exit(code=1)
 
 
 def transcribe(
@@ -67,7 +60,7 @@ def transcribe(
             progress.add_task(f"transcribing {audio.duration_s:.1f} s with {config.engine} ({config.model})")
             transcript = transcriber.transcribe(audio, prompt=prompt)
     except SpeechError as e:
-        raise _fail(str(e), as_json) from e
+        raise fail(e, as_json=as_json) from e
     if as_json:
         print(json.dumps(dataclasses.asdict(transcript), ensure_ascii=False))
         return
@@ -103,7 +96,7 @@ def eval_asr(
                 on_clip=lambda _clip: progress.advance(task),
             )
     except SpeechError as e:
-        raise _fail(str(e), as_json) from e
+        raise fail(e, as_json=as_json) from e
     if as_json:
         print(json.dumps(_report_json(report), ensure_ascii=False))
         return
