@@ -207,7 +207,8 @@ def build_console_page(services: Services, users: UserStore) -> gr.Blocks:
                                      column_widths=["24%", "46%", "9%", "7%", "6%", "8%"])  # fmt: skip
                 with gr.Group():
                     with gr.Row():
-                        entry_id = gr.Textbox(label="Entry id (empty for a new entry)", interactive=False, scale=2)
+                        entry_id = gr.Textbox(label="Entry id (empty for a new entry)", interactive=False, scale=2,
+                                              elem_id="faq-id")  # fmt: skip
                         lang_in = gr.Dropdown(label="Language", choices=["en", "zh"], value="en",
                                               allow_custom_value=True, scale=1)  # fmt: skip
                         cat_in = gr.Textbox(label="Category", scale=1)
