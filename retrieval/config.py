@@ -37,7 +37,7 @@ class RetrievalConfig(BaseModel):
     dense_candidates: int = Field(100, ge=1, le=10_000, description="Phrasing vectors FAISS returns per query.")
     lexical_candidates: int = Field(50, ge=1, le=10_000, description="Entries BM25 returns per query.")
     aggregation: str = Field(
-        "max_topm",
+        "max_centroid",
         description="How an entry's phrasing similarities combine: 'max', 'max_topm', 'max_centroid' or 'knn'.",
     )
     top_m: int = Field(3, ge=1, description="Phrasings averaged by the 'max_topm' aggregation.")
@@ -50,7 +50,7 @@ class RetrievalConfig(BaseModel):
     )
     fusion: str = Field("linear", description="Dense + BM25 fusion: 'linear' (score-normalised), 'rrf' or 'dense'.")
     lexical_weight: float = Field(
-        0.2, ge=0, description="Weight of BM25 (divided by the query's best BM25 score) added to the dense score."
+        0.1, ge=0, description="Weight of BM25 (divided by the query's best BM25 score) added to the dense score."
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant when fusion='rrf'.")
     no_match_thresholds: dict[str, float] = Field(
