@@ -138,3 +138,22 @@ def test_unanswered_report_groups_questions_and_drafts_an_entry(console: Console
     draft = console.draft_from_gap(_select(crypto), groups, _as("olga"))
     assert "crypto" in draft[1].lower() and draft[3].count("\n") >= 1  # question + other phrasings
     assert draft[0] == "" and draft[-1].selected == "faq"
+
+
+@pytest.mark.slow
+def test_desk_shows_the_customers_screenshot_inline_never_as_a_file(desk: DeskHandlers, live_app: LiveApp) -> None:
+    from io import BytesIO
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (640, 160), "white")
+    font = ImageFont.load_default(size=36)
+    ImageDraw.Draw(image).text((20, 50), "Error E1001 Session expired", font=font, fill="black")
+    png = BytesIO()
+    image.save(png, format="PNG")
+    session = uuid.uuid4().hex
+    live_app.services.agent.ask(Turn(session_id=session, text="help", image=png.getvalue()))
+    live_app.services.agent.request_human(session)
+    _current, _summary, transcript, shots, _dataset, _suggestions = desk.open(session, _as("alice"))
+    assert shots.count('src="data:image/png;base64,') == 1 and "/file=" not in shots
+    assert "📎 screenshot" in transcript[0]["content"]
