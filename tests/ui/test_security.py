@@ -65,6 +65,8 @@ def test_login_sets_a_strict_http_only_cookie_and_refuses_bad_passwords(live_app
         assert COOKIE in cookie and "httponly" in cookie and "samesite=strict" in cookie
         assert browser.get("/desk/config").status_code == 200
         assert browser.get("/console/config").status_code == 401  # an agent is not an operator
+        assert browser.get("/api/handoffs").status_code == 200  # the desk's cookie also works for the API
+        assert browser.get("/api/faq/export").status_code == 403
         browser.get("/logout")
         assert browser.get("/desk/config").status_code == 401
 
