@@ -54,7 +54,7 @@ class RetrievalConfig(BaseModel):
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant when fusion='rrf'.")
     no_match_thresholds: dict[str, float] = Field(
-        default_factory=lambda: {"all-MiniLM-L6-v2": 0.5, "multilingual-e5-small": 0.85},
+        default_factory=lambda: {"all-MiniLM-L6-v2": 0.713, "multilingual-e5-small": 0.898},
         description="Per embedder: below this top dense similarity the search says 'no good match'. "
         "Calibrated on banking77 (benchmarks/retrieval_banking77.py --calibrate).",
     )

@@ -1,6 +1,32 @@
 """Hybrid ranking: FAISS phrasing matches + BM25 entry matches -> one ranked list of FAQ entries.
 
-PLACEHOLDER DOCSTRING: rule and measurements filled in below after benchmarks/retrieval_banking77.py.
+The default rule (RetrievalConfig: aggregation="max_centroid", centroid_weight=0.5, fusion="linear",
+lexical_weight=0.1):
+
+    dense(entry) = 0.5 * max_p cos(query, phrasing p) + 0.5 * cos(query, unit mean of the entry's phrasings)
+    score(entry) = dense(entry) + 0.1 * bm25(entry) / max_e bm25(e)
+
+FAISS returns the 100 nearest phrasing vectors; entries owning one of them are the dense candidates, and
+their centroid similarity is computed exactly. `dense` stays on the cosine scale, so the no-good-match
+threshold reads it directly (knowledge_base.decide). The best phrasing alone is brittle (one stray
+alternate wins); the centroid alone blurs entries with varied alternates; half of each was best.
+
+Measured with benchmarks/retrieval_banking77.py (all-MiniLM-L6-v2, 77 intents, seed 0; DEV = pool
+queries not used as alternates, used for choosing; TEST = 20% held out, reported), hit@1 with k=10:
+
+    rule                                   DEV     TEST
+    max (plain max-sim)                    0.812   0.805
+    mean of top-3 phrasings                0.819   0.828
+    max + 0.5 * mean(top-3)                0.823   0.824
+    kNN vote over 20 phrasings (tau 0.05)  0.824   0.831
+    max_centroid                           0.833   0.838
+    max + RRF(BM25, weight 0.3)            0.813   0.806
+    max + 0.2 * normalised BM25            0.835   0.825
+    max_centroid + 0.1 * normalised BM25   0.847   0.842   <- default
+    (mean-centring, PCA/LDA whitening, pseudo-relevance feedback, an e5 ensemble: no gain on DEV)
+
+RRF throws away how far apart the scores are and did not help here; a small score-normalised BM25 term
+did. All training queries as alternates: 0.910 TEST; intent name only (zero-shot): 0.598 TEST.
 """
 
 from __future__ import annotations
