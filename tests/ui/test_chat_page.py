@@ -71,6 +71,15 @@ def test_oversized_and_unsupported_uploads_get_a_friendly_message(chat: ChatHand
     assert "notes.txt" in history[0]["content"] and not Path(text_file).exists()
 
 
+def test_broken_voice_message_gets_the_speech_error_in_the_chat(chat: ChatHandlers) -> None:
+    broken = _upload("recording.webm", b"\x1aE\xdf\xa3 definitely not a whole recording")
+    history = _run(chat, {"text": "", "files": [broken]})[-1][0]
+    assert history[0]["content"] == "🎤 voice message"
+    message = history[-1]["content"]
+    assert message and "Traceback" not in message and "Sorry, something went wrong" not in message  # a SpeechError
+    assert not Path(broken).exists()
+
+
 def test_only_gradio_uploads_are_ever_deleted(tmp_path: Path) -> None:
     outside = tmp_path / "keep.png"
     outside.write_bytes(b"x")
