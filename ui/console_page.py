@@ -13,6 +13,7 @@ from typing import Any
 
 import gradio as gr
 
+from agent.language import detect_language
 from agent.policy import History, decide
 from agent.services import Services
 from agent.unanswered import group_unanswered, threshold_for
@@ -150,8 +151,6 @@ class ConsoleHandlers:
         if not query.strip():
             raise gr.Error("Type a question to try.")
         result = self.kb.search(query.strip())
-        from agent.language import detect_language  # noqa: PLC0415 - light, but only needed here
-
         sentiment = self.services.sentiment.score(query, detect_language(query), history=[])
         decision = decide(query, result, sentiment, History(), self.services.settings.agent)
         verdict = (

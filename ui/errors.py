@@ -13,15 +13,13 @@ from typing import ParamSpec, TypeVar
 
 import gradio as gr
 
-from agent.errors import AgentError
-from retrieval.errors import RetrievalError
-from speech.errors import SpeechError
+from agent.errors import user_errors
 from ui.auth import AuthError
 from ui.uploads import UploadRefused
 
 log = logging.getLogger("findesk.ui")
 
-USER_ERRORS: tuple[type[Exception], ...] = (AgentError, RetrievalError, SpeechError, AuthError, UploadRefused)
+USER_ERRORS: tuple[type[Exception], ...] = (*user_errors(), AuthError, UploadRefused)
 
 GENERIC = {
     "en": "Sorry, something went wrong on our side. Please try again, or press 'Talk to a person'.",
