@@ -72,7 +72,9 @@ class AgentConfig(BaseModel):
     max_image_pixels: int = Field(40_000_000, gt=0, description="Largest accepted screenshot, in pixels.")
     ocr_engine: str = Field("rapidocr", description="OCR engine for screenshots: 'rapidocr'.")
     ocr_max_pixels: int = Field(
-        4_000_000, gt=0, description="Screenshots larger than this (pixels) are downscaled before OCR; it keeps OCR fast."
+        4_000_000,
+        gt=0,
+        description="Screenshots larger than this (pixels) are downscaled before OCR; it keeps OCR fast.",
     )
     ocr_max_chars: int = Field(
         2000, ge=100, description="Longest screenshot text quoted to the model or added to the query, in characters."
@@ -80,7 +82,10 @@ class AgentConfig(BaseModel):
     # Routing policy (agent/policy.py).
     negative_score: float = Field(-0.3, le=0, description="A turn scoring at or below this is negative.")
     negative_turns_for_handoff: int = Field(
-        2, ge=1, description="Hand over after this many consecutive negative customer turns."
+        3, ge=1, description="Hand over after this many consecutive negative customer turns."
+    )
+    upset_turns_for_handoff: int = Field(
+        2, ge=1, description="...or after this many when the latest shows an upset cue (shouting, profanity, ...)."
     )
     no_answer_turns_for_handoff: int = Field(
         2, ge=1, description="Hand over after this many consecutive turns the FAQ could not answer."

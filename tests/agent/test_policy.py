@@ -54,11 +54,19 @@ def test_asking_for_a_person_hands_over() -> None:
     assert decision.route is Route.HANDOFF and "asked for a person" in decision.reason
 
 
-def test_one_negative_turn_is_answered_two_in_a_row_hand_over() -> None:
+def test_upset_customer_is_handed_over_after_two_negative_turns() -> None:
     first = decide("this is useless", result(hit("x", 0.9)), ANGRY, History(), CONFIG)
     assert first.route is Route.ANSWER
     second = decide("STILL BROKEN", result(hit("x", 0.9)), ANGRY, History(sentiments=(ANGRY,)), CONFIG)
-    assert second.route is Route.HANDOFF and "2 turns" in second.reason
+    assert second.route is Route.HANDOFF and "2 turns" in second.reason and "shouting" in second.reason
+
+
+def test_a_customer_describing_problems_without_upset_cues_needs_three_negative_turns() -> None:
+    problem = Sentiment(SentimentLabel.NEGATIVE, -0.9)  # "the terminal rejected my card twice"
+    two = decide("still declined", result(hit("x", 0.9)), problem, History(sentiments=(problem,)), CONFIG)
+    assert two.route is Route.ANSWER
+    three = decide("still declined", result(hit("x", 0.9)), problem, History(sentiments=(problem, problem)), CONFIG)
+    assert three.route is Route.HANDOFF and "3 turns" in three.reason
 
 
 def test_negative_streak_is_broken_by_a_calm_turn() -> None:
