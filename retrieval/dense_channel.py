@@ -3,8 +3,11 @@
 The primary channel (RetrievalConfig.embedder) holds every entry and serves every query. An optional
 Chinese channel (RetrievalConfig.zh_embedder, multilingual-e5-small by default) holds only entries whose
 text contains Chinese and serves queries that contain Chinese: all-MiniLM-L6-v2 was trained on English
-and scores Chinese near noise (benchmarks/retrieval_zh.py measures it). Holding only Chinese entries keeps
-the slower e5 engine (~25 ms a text) out of bulk English imports.
+and scores Chinese near noise. benchmarks/retrieval_zh.py (35 hand-written Chinese queries against the
+default FAQ): MiniLM + jieba BM25 alone hit@1 0.667, MRR 0.736, and no "no good match" ever fires;
+with this e5 channel hit@1 0.933, hit@3 1.000, MRR 0.967, the same as e5 as the only embedder. Holding only
+Chinese entries keeps the slower e5 engine out of bulk English imports, and MiniLM stays the English
+default (it beats e5-small on banking77: hit@1 0.842 vs 0.776 at k=10).
 """
 
 from __future__ import annotations

@@ -112,3 +112,11 @@ def describe(name_or_path: str, device: str) -> dict[str, str]:
         "device": device,
         "reason": resolved.reason,
     }
+
+
+def describe_embedders(embedder: str, zh_embedder: str, device: str) -> list[dict[str, str]]:
+    """`describe()` for every embedder the retrieval settings use (the primary and the Chinese channel)."""
+    rows = [{"role": "primary", **describe(embedder, "cpu (C engine)" if embedder == E5_SMALL else device)}]
+    if zh_embedder and zh_embedder != embedder:
+        rows.append({"role": "zh", **describe(zh_embedder, "cpu (C engine)" if zh_embedder == E5_SMALL else device)})
+    return rows
