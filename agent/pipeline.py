@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import collections.abc
 import logging
+import re
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -118,7 +120,9 @@ class Agent:
         with_person = handoff is not None and handoff.status == "claimed"
 
         with clock.stage("retrieve"):
-            result = self.knowledge_base.search(search_query(heard.text, heard.ocr_text, earlier))
+            result = self._chosen_option(turn.session_id, heard.text) or self.knowledge_base.search(
+                search_query(heard.text, heard.ocr_text, earlier)
+            )
         with clock.stage("sentiment"):
             sentiment = (
                 self.sentiment.score(heard.text, heard.language, history=[m.text for m in earlier])
@@ -160,7 +164,7 @@ class Agent:
         elif decision.route is Route.CLARIFY:
             text, generator = clarify_text(passages[:3], heard.language), "clarify"
             yield ReplyDelta(text)
-        elif passages:  # answer, or hand over with the FAQ's first steps meanwhile (a lost card: freeze it now)
+        elif passages and result.confident:  # answer, or hand over with the FAQ's first steps (freeze a lost card)
             prompt = build_prompt(
                 heard.text,
                 passages,
@@ -176,7 +180,8 @@ class Agent:
                 sentiment = fuse(sentiment, tone, self.config.sentiment_fusion_weight)
                 self.conversations.update_sentiment(customer_message.id, sentiment)
 
-        note = "" if with_person else NOTES.get(str(decision.route), {}).get(heard.language, "")
+        spoken_for = with_person or decision.route is Route.CLARIFY  # the choices already say what comes next
+        note = "" if spoken_for else NOTES.get(str(decision.route), {}).get(heard.language, "")
         if note:
             addition = f"\n\n{note}" if text else note
             text += addition
@@ -253,6 +258,24 @@ class Agent:
                 yield ReplyDelta(rest)
         return text, stream.answered_by, tone.reading  # answered_by: the fallback's name when the model failed
 
+    def _chosen_option(self, session_id: str, text: str) -> SearchResult | None:
+        """The customer answered "did you mean..." with an option's number: that entry is the match."""
+        choice = _OPTION_NUMBER.match(unicodedata.normalize("NFKC", text))
+        if not choice:
+            return None
+        replies = [m for m in self.conversations.messages(session_id) if m.role in ("assistant", "agent")]
+        if not replies or replies[-1].route != Route.CLARIFY:
+            return None
+        n = int(choice.group(1))
+        citation = next((c for c in replies[-1].citations if c.n == n), None)
+        entry = self.knowledge_base.get(citation.entry_id) if citation else None
+        if entry is None:
+            return None
+        hit = Hit(
+            entry.id, entry.question, entry.question, entry.answer, entry.category, entry.language, 1.0, tags=entry.tags
+        )
+        return SearchResult(text, [hit], True, 0.0, f"the customer chose option {n}: {entry.id}")
+
     def _prompt_history(self, session_id: str, current: StoredMessage) -> list[ChatTurn]:
         """Earlier customer and assistant messages (human agents' too, as the assistant side)."""
         return [
@@ -287,6 +310,7 @@ class Agent:
         return self.knowledge_base.search(search_query(earlier[-1].text, "", earlier[:-1]))
 
 
+_OPTION_NUMBER = re.compile(r"^\s*(?:#|no\.?\s*|option\s*|第)?\s*([1-9])\s*(?:个|項|项)?\s*[.)。]?\s*$", re.IGNORECASE)
 NEUTRAL = Sentiment(SentimentLabel.NEUTRAL, 0.0, (), "no text")
 
 
@@ -302,7 +326,7 @@ def search_query(text: str, ocr_text: str, earlier: list[StoredMessage]) -> str:
 
 def answer_passages(result: SearchResult, language: str, limit: int) -> list[Hit]:
     """The passages the model may cite: one per topic, the customer's language first when both exist."""
-    if not result.confident:
+    if not (result.confident or result.weak):
         return []
     by_topic: dict[str, Hit] = {}
     for hit in result.hits:

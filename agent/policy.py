@@ -9,10 +9,11 @@ Rules, first match wins (thresholds are settings in AgentConfig):
    a customer describing a problem ("my card was rejected twice") reads as negative without being upset,
    and handing every problem to a person would drown the desk (measured: 41 of our 84 plain FAQ queries
    score <= -0.3).
-4. Retrieval found no good match: no_answer, or hand over once that has happened
+4. Retrieval found only a weak match: clarify (offer the top topics; the customer answers with a number).
+5. Retrieval found no good match: no_answer, or hand over once that has happened
    `no_answer_turns_for_handoff` times in a row.
-5. The two best topics score within `clarify_margin`: clarify (offer both).
-6. Otherwise answer.
+6. The two best topics score within `clarify_margin`: clarify (offer both).
+7. Otherwise answer.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ def decide(text: str, result: SearchResult, sentiment: Sentiment, history: Histo
             + (f", {', '.join(sentiment.cues)})" if upset else ")"),
             UPSET,
         )
+
+    if result.weak and len(distinct_topics(result.hits)) >= 2:
+        return Decision(Route.CLARIFY, f"offering choices: {result.reason}")
 
     if not result.confident:
         misses = _trailing_count([*history.routes, Route.NO_ANSWER], lambda r: r in (Route.NO_ANSWER, Route.HANDOFF))

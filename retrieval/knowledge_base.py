@@ -112,14 +112,20 @@ class KnowledgeBase:
             hits = [self._hit(r) for r in ranked if r.entry_id in self._entries]
         done = time.perf_counter()
         threshold = self.config.threshold_for(channel.name)
-        confident, reason = decide(hits, threshold, channel.name)
+        confident, weak, reason = decide(hits, threshold, self.config.floor_for(channel.name), channel.name)
         timings = {
             "embed": (embedded - started) * 1e3,
             "search": (done - embedded) * 1e3,
             "total": (done - started) * 1e3,
         }
         return SearchResult(
-            query=query, hits=hits, confident=confident, threshold=threshold, reason=reason, timings_ms=timings
+            query=query,
+            hits=hits,
+            confident=confident,
+            threshold=threshold,
+            reason=reason,
+            timings_ms=timings,
+            weak=weak,
         )
 
     def _channel_for(self, query: str) -> DenseChannel:
@@ -373,7 +379,7 @@ class KnowledgeBase:
         self.close()
 
 
-def decide(hits: list[Hit], threshold: float, embedder: str) -> tuple[bool, str]:
+def decide(hits: list[Hit], threshold: float, floor: float, embedder: str) -> tuple[bool, bool, str]:
     """The confidence decision: answer only when the top hit is semantically close enough.
 
     It reads the top hit's aggregated dense similarity, the score the threshold was calibrated on; a
@@ -383,12 +389,20 @@ def decide(hits: list[Hit], threshold: float, embedder: str) -> tuple[bool, str]
     (TEST no-answer precision 0.51, recall 0.82, F1 0.63); multilingual-e5-small: 0.898 (TEST
     precision 0.50, recall 0.68, F1 0.58). Banking77 intents are fine-grained neighbours, so these are
     strict; calibrate on your own FAQ with `findesk eval retrieval`.
+
+    Returns (confident, weak, reason). Between `floor` and `threshold` the match is weak: plausible enough
+    to offer the top hits as choices, not enough to answer from the first. The floor is calibrated on the
+    shipped FAQ with held-out alternates (benchmarks/retrieval_floor.py): 95% of real paraphrases score
+    above it.
     """
     if not hits:
-        return False, "no FAQ entry matched the query"
+        return False, False, "no FAQ entry matched the query"
     top = hits[0]
     if top.dense_score is None:
-        return False, f"best hit {top.entry_id!r} matched keywords only, with no semantic match"
+        return False, False, f"best hit {top.entry_id!r} matched keywords only, with no semantic match"
+    score = f"top dense similarity {top.dense_score:.3f}"
+    if top.dense_score < floor:
+        return False, False, f"{score} < floor {floor:.3f} ({embedder})"
     if top.dense_score < threshold:
-        return False, f"top dense similarity {top.dense_score:.3f} < threshold {threshold:.3f} ({embedder})"
-    return True, f"top dense similarity {top.dense_score:.3f} >= threshold {threshold:.3f} ({embedder})"
+        return False, True, f"weak match: floor {floor:.3f} <= {score} < threshold {threshold:.3f} ({embedder})"
+    return True, False, f"{score} >= threshold {threshold:.3f} ({embedder})"

@@ -45,11 +45,13 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Hits for one query plus the confidence decision: `confident` False means "no good match"."""
+    """Hits for one query plus the confidence decision, in three steps: `confident` (answer), `weak` (offer
+    the top hits as choices) or neither ("no good match")."""
 
     query: str
     hits: list[Hit]
-    confident: bool
+    confident: bool  # close enough to answer from the top hit
     threshold: float
     reason: str  # human-readable, e.g. "top dense similarity 0.41 < threshold 0.55"
     timings_ms: dict[str, float] = field(default_factory=dict)
+    weak: bool = False  # not confident, but close enough to offer the top hits as choices ("did you mean...")

@@ -207,3 +207,16 @@ def test_a_model_generator_streams_and_its_tone_reading_is_fused(services: Servi
     assert "first_token" in reply.timings_ms
     assert "model" in reply.sentiment.source and reply.sentiment.score < 0
     assert services.conversations.messages(session)[0].sentiment == reply.sentiment
+
+
+def test_a_weak_match_offers_choices_and_the_customer_picks_one_by_number(services: Services) -> None:
+    session = new_session()
+    offer = services.agent.ask(Turn(session, "going to Japan next month, anything I need to do so my card works?"))
+    assert offer.route is Route.CLARIFY and "offering choices" in offer.reason
+    assert offer.text.count("Did you mean") == 1 and len(offer.citations) >= 2
+    second = offer.citations[1]
+    picked = services.agent.ask(Turn(session, "2"))
+    assert picked.route is Route.ANSWER and "chose option 2" in picked.reason
+    assert [c.entry_id for c in picked.citations] == [second.entry_id]
+    # A plain "2" with no choices on offer is just a (short) message, searched as usual.
+    assert "chose option" not in services.agent.ask(Turn(session, "2")).reason

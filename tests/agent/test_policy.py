@@ -91,6 +91,12 @@ def test_clarify_when_two_topics_tie_but_not_for_translations_of_one_topic() -> 
     assert [h.entry_id for h in distinct_topics(pair.hits)] == ["fees"]
 
 
-def test_clarify_is_off_by_default() -> None:
+def test_a_weak_match_offers_choices_and_does_not_count_as_a_miss() -> None:
+    weak = SearchResult("q", [hit("a", 0.6), hit("b", 0.5)], False, 0.7, "weak match: ...", weak=True)
+    decision = decide("pay my cousin abroad", weak, CALM, History(routes=(Route.NO_ANSWER,)), CONFIG)
+    assert decision.route is Route.CLARIFY and "offering choices" in decision.reason
+
+
+def test_clarify_margin_is_off_by_default() -> None:
     tie = result(hit("a", 0.80), hit("b", 0.80))
     assert decide("fees?", tie, CALM, History(), CONFIG).route is Route.ANSWER
