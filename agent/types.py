@@ -52,7 +52,8 @@ class SentimentLabel(StrEnum):
 class Sentiment:
     label: SentimentLabel
     score: float  # [-1, 1]; below 0 is negative
-    cues: tuple[str, ...] = ()  # e.g. "asks_for_human", "threatens_to_leave", "repeated_question", "profanity", "shouting"
+    # e.g. "asks_for_human", "threatens_to_leave", "repeated_question", "profanity", "shouting"
+    cues: tuple[str, ...] = ()
     source: str = ""  # which analysers contributed, e.g. "lexicon+cues", "lexicon+cues+model"
 
 
@@ -94,10 +95,11 @@ class Reply:
     sentiment: Sentiment
     route: Route
     reason: str
-    generator: str  # which generator wrote the text, e.g. "extractive", "transformers:HuggingFaceTB/SmolVLM-256M-Instruct"
+    generator: str  # who wrote the text: "extractive", "openai:<model>", "transformers:<model>", "clarify", "none"
     language: str
     hits: tuple[Hit, ...] = ()
     transcript: Transcript | None = None
     ocr_text: str = ""
     turn_id: int | None = None
-    timings_ms: dict[str, float] = field(default_factory=dict)  # per stage: transcribe, ocr, retrieve, sentiment, policy, generate, first_token
+    # Per stage: transcribe, ocr, retrieve, sentiment, policy, generate, first_token (ms).
+    timings_ms: dict[str, float] = field(default_factory=dict)

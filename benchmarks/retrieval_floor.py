@@ -32,8 +32,13 @@ def main() -> None:
     for line in lines:
         row = json.loads(line)
         entry = FaqEntry(
-            id=row["id"], question=row["question"], answer=row["answer"], alternates=tuple(row["alternates"]),
-            category=row.get("category", ""), language=row.get("language", "en"), tags=tuple(row.get("tags", ())),
+            id=row["id"],
+            question=row["question"],
+            answer=row["answer"],
+            alternates=tuple(row["alternates"]),
+            category=row.get("category", ""),
+            language=row.get("language", "en"),
+            tags=tuple(row.get("tags", ())),
         )
         held_out.append((entry.alternates[-1], entry.id, entry.language))
         entries.append(dataclasses.replace(entry, alternates=entry.alternates[:-1]))

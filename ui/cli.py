@@ -6,8 +6,11 @@ import typer
 
 from ui import cli_agent, cli_faq, cli_retrieval, cli_sentiment, cli_serve, cli_speech, cli_vision
 
-app = typer.Typer(help="FinDesk: a self-hosted multimodal customer-service agent for financial services.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="FinDesk: a self-hosted multimodal customer-service agent for financial services.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 eval_app = typer.Typer(help="Measure retrieval, speech, OCR and sentiment on labelled data.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 
