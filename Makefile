@@ -9,5 +9,7 @@ test:   ## install (with test tools and chromium), then run the whole test suite
 	bash scripts/setup.sh --test
 	.venv/bin/python -m pytest
 
-lint:
+lint:   ## ruff (lint + format) everywhere, mypy on the non-UI packages
 	.venv/bin/ruff check agent retrieval speech ui tests benchmarks
+	.venv/bin/ruff format --check agent retrieval speech ui tests benchmarks
+	.venv/bin/mypy agent retrieval speech

@@ -76,10 +76,12 @@ class DenseIndex:
         return self._vector_ids.keys()
 
     def _new_index(self, kind: str) -> faiss.IndexIDMap2:
+        inner: faiss.Index
         if kind == "hnsw":
-            inner = faiss.IndexHNSWFlat(self.dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-            inner.hnsw.efConstruction = 80
-            inner.hnsw.efSearch = self.ef_search
+            hnsw = faiss.IndexHNSWFlat(self.dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efConstruction = 80
+            hnsw.hnsw.efSearch = self.ef_search
+            inner = hnsw
         else:
             inner = faiss.IndexFlatIP(self.dim)
         return faiss.IndexIDMap2(inner)  # the SWIG wrapper keeps `inner` alive
@@ -108,7 +110,7 @@ class DenseIndex:
         for vector_id in ids.tolist():
             del self._owner[vector_id]
         if self.kind == "flat":
-            self._index.remove_ids(ids)
+            self._index.remove_ids(ids)  # type: ignore[arg-type]  # the SWIG wrapper also takes an id array
         else:
             self._tombstones += len(ids)
             if self._tombstones > max(1000, self.vectors // 3):  # > a quarter of the graph is dead
@@ -183,8 +185,9 @@ class DenseIndex:
             raise IndexCorrupt(f"dense index file is unreadable ({error}); it will be rebuilt") from error
         if dense._index.d != dense.dim or dense._index.ntotal != len(dense._owner) + dense._tombstones:
             raise IndexCorrupt("dense index file does not match its header; it will be rebuilt")
-        if isinstance(faiss.downcast_index(dense._index.index), faiss.IndexHNSW):
-            faiss.downcast_index(dense._index.index).hnsw.efSearch = dense.ef_search
+        inner = faiss.downcast_index(dense._index.index)
+        if isinstance(inner, faiss.IndexHNSW):
+            inner.hnsw.efSearch = dense.ef_search
         return dense
 
 
