@@ -57,7 +57,7 @@ class Services:
     @cached_property
     def sentiment(self) -> SentimentAnalyzer:
         with self._lock:
-            return load_sentiment_analyzer(self.settings.agent)
+            return load_sentiment_analyzer(self.settings.agent, embedders=self.knowledge_base.embedders)
 
     @cached_property
     def generator(self) -> Generator:

@@ -128,6 +128,11 @@ class KnowledgeBase:
             weak=weak,
         )
 
+    @property
+    def embedders(self) -> dict[str, Embedder]:
+        """The loaded embedders by name, to share with other users of the same models (one copy in memory)."""
+        return {channel.name: channel.embedder for channel in self._channels}
+
     def _channel_for(self, query: str) -> DenseChannel:
         for channel in self._channels[1:]:
             if channel.serves(query):

@@ -17,7 +17,7 @@ from agent.language import detect_language
 from agent.policy import History, decide
 from agent.services import Services
 from agent.unanswered import group_unanswered, threshold_for
-from retrieval.embedders import Embedder, load_embedder
+from retrieval.embedders import Embedder
 from retrieval.errors import ImportRejected
 from retrieval.types import FaqEntry
 from ui.auth import UserStore
@@ -57,8 +57,8 @@ class ConsoleHandlers:
 
     @cached_property
     def gap_embedder(self) -> Embedder:
-        """The knowledge base's configured embedder (its own instance: KnowledgeBase keeps its channels private)."""
-        return load_embedder(self.services.settings.retrieval.embedder)
+        """The knowledge base's own embedder: the model is already loaded for search."""
+        return self.services.knowledge_base.embedders[self.services.settings.retrieval.embedder]
 
     # --- the FAQ table and form ------------------------------------------------------------------
 

@@ -11,36 +11,37 @@ text-classification model, `sentiment_model`). `fuse()` mixes in a generator mod
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from agent.errors import SentimentError
 from agent.sentiment.base import SentimentAnalyzer
 from agent.sentiment.cues import CUES, detect_cues
 from agent.sentiment.fusion import fuse
 from agent.settings import AgentConfig
+from retrieval.embedders import Embedder
 
 __all__ = ["CUES", "ANALYZERS", "SentimentAnalyzer", "detect_cues", "fuse", "load_sentiment_analyzer"]
 
 
-def _offline(config: AgentConfig) -> SentimentAnalyzer:
+def _offline(config: AgentConfig, embedders: Mapping[str, Embedder] | None) -> SentimentAnalyzer:
     from agent.sentiment.offline import OfflineSentimentAnalyzer
 
-    return OfflineSentimentAnalyzer()
+    return OfflineSentimentAnalyzer(embedders=embedders)
 
 
-def _lexicon(config: AgentConfig) -> SentimentAnalyzer:
+def _lexicon(config: AgentConfig, embedders: Mapping[str, Embedder] | None) -> SentimentAnalyzer:
     from agent.sentiment.lexicon import LexiconSentimentAnalyzer
 
     return LexiconSentimentAnalyzer()
 
 
-def _transformers(config: AgentConfig) -> SentimentAnalyzer:
+def _transformers(config: AgentConfig, embedders: Mapping[str, Embedder] | None) -> SentimentAnalyzer:
     from agent.sentiment.transformers_classifier import TransformersSentimentAnalyzer
 
     return TransformersSentimentAnalyzer(config.sentiment_model)
 
 
-ANALYZERS: dict[str, Callable[[AgentConfig], SentimentAnalyzer]] = {
+ANALYZERS: dict[str, Callable[[AgentConfig, Mapping[str, Embedder] | None], SentimentAnalyzer]] = {
     "offline": _offline,
     "lexicon": _lexicon,
     "transformers": _transformers,
@@ -55,11 +56,16 @@ def analyzer_name(config: AgentConfig) -> str:
     return name
 
 
-def load_sentiment_analyzer(config: AgentConfig) -> SentimentAnalyzer:
-    """Build (cheaply: models load on first use or `warm_up()`) the analyser the settings name."""
+def load_sentiment_analyzer(
+    config: AgentConfig, *, embedders: Mapping[str, Embedder] | None = None
+) -> SentimentAnalyzer:
+    """Build (cheaply: models load on first use or `warm_up()`) the analyser the settings name.
+
+    `embedders`: already-loaded embedders by name (the knowledge base's), so the models are not loaded twice.
+    """
     name = analyzer_name(config)
     if name not in ANALYZERS:
         raise SentimentError(
             f"Unknown sentiment analyser {config.sentiment_analyzer!r}. Valid: auto, {', '.join(ANALYZERS)}."
         )
-    return ANALYZERS[name](config)
+    return ANALYZERS[name](config, embedders)

@@ -220,3 +220,9 @@ def test_a_weak_match_offers_choices_and_the_customer_picks_one_by_number(servic
     assert [c.entry_id for c in picked.citations] == [second.entry_id]
     # A plain "2" with no choices on offer is just a (short) message, searched as usual.
     assert "chose option" not in services.agent.ask(Turn(session, "2")).reason
+
+
+def test_sentiment_shares_the_knowledge_bases_embedders(services: Services) -> None:
+    """One copy of each embedding model per process: sentiment borrows search's loaded instances."""
+    minilm = services.knowledge_base.embedders["all-MiniLM-L6-v2"]
+    assert services.sentiment._pool.get("all-MiniLM-L6-v2") is minilm  # type: ignore[attr-defined]
