@@ -154,6 +154,7 @@ class KnowledgeBase:
             dense_rank=ranked.dense_rank,
             lexical_score=ranked.lexical_score,
             lexical_rank=ranked.lexical_rank,
+            tags=entry.tags,  # "pair:" tags let the agent treat an entry and its translation as one topic
         )
 
     # --- changes ---------------------------------------------------------------------------------

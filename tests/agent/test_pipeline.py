@@ -63,6 +63,7 @@ def test_chinese_question_gets_a_chinese_answer(services: Services) -> None:
     assert reply.route is Route.ANSWER, reply.reason
     assert reply.language == "zh"
     assert reply.citations and reply.citations[0].entry_id.endswith("-zh")
+    assert any(tag.startswith("pair:") for tag in reply.hits[0].tags), "translations are paired by tag"
 
 
 def test_out_of_scope_says_so_then_hands_over_when_it_repeats(services: Services) -> None:

@@ -51,6 +51,12 @@ def test_english_query_finds_its_entry_with_both_retrievers(kb: KnowledgeBase) -
     assert "threshold" in result.reason and result.timings_ms["total"] > 0
 
 
+def test_hits_carry_the_entrys_tags(kb: KnowledgeBase) -> None:
+    """The agent pairs an entry with its translation through its "pair:" tag; a hit without tags breaks that."""
+    kb.update("card-lost", actor="test", tags=("pair:card-lost", "urgent"))
+    assert kb.search("someone stole my card").hits[0].tags == ("pair:card-lost", "urgent")
+
+
 def test_unrelated_query_is_no_good_match(kb: KnowledgeBase) -> None:
     result = kb.search("what is the capital of Mongolia")
     assert not result.confident
