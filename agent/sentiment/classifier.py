@@ -8,7 +8,6 @@ Inference is numpy only: scikit-learn is needed to train, not to run.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from agent.errors import SentimentError
 from agent.sentiment.base import CLASSES
+from retrieval.model_pack import sha256_of
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CLASSIFIER_PATH = DATA_DIR / "classifier.npz"
@@ -48,10 +48,6 @@ class LinearModel:
         return exp / exp.sum(axis=1, keepdims=True)
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def save_models(models: dict[str, LinearModel], path: Path, train_sha256: str) -> str:
     """Write the models to `path` and its checksum beside it (`path.sha256`); return the checksum."""
     arrays: dict[str, np.ndarray] = {
@@ -66,7 +62,7 @@ def save_models(models: dict[str, LinearModel], path: Path, train_sha256: str) -
     with path.open("wb") as handle:
         # No object arrays here; naming allow_pickle also keeps an array key from being read as that flag.
         np.savez_compressed(handle, allow_pickle=False, **arrays)
-    digest = file_sha256(path)
+    digest = sha256_of(path)
     path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
     return digest
 
@@ -78,7 +74,7 @@ def load_models(path: Path = CLASSIFIER_PATH) -> dict[str, LinearModel]:
     if not path.is_file() or not checksum_file.is_file():
         raise SentimentError(f"Sentiment classifier {path} (or its .sha256) is missing; {rebuild}.")
     expected = checksum_file.read_text().split()[0] if checksum_file.read_text().split() else ""
-    actual = file_sha256(path)
+    actual = sha256_of(path)
     if actual != expected:
         raise SentimentError(
             f"Sentiment classifier {path} has sha256 {actual}, expected {expected or '(empty)'}: the file is "

@@ -16,10 +16,11 @@ import numpy as np
 
 from agent.errors import SentimentError
 from agent.sentiment.base import CLASSES
-from agent.sentiment.classifier import CLASSIFIER_PATH, TRAIN_PATH, LinearModel, file_sha256, save_models
+from agent.sentiment.classifier import CLASSIFIER_PATH, TRAIN_PATH, LinearModel, save_models
 from agent.sentiment.evaluate import load_labelled
 from agent.sentiment.features import FEATURE_SPECS, EmbedderPool, build_features
 from agent.sentiment.text import normalise
+from retrieval.model_pack import sha256_of
 
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)  # inverse L2 strength on standardised features; CV picks one
 SEED = 0
@@ -87,7 +88,7 @@ def train(data: Path = TRAIN_PATH, out: Path = CLASSIFIER_PATH) -> list[FitRepor
         models[language] = model
         reports.append(report)
         print(f"{language}: C={report.C} 5-fold CV macro-F1 {report.cv_macro_f1:.3f} on {report.rows} rows", flush=True)
-    digest = save_models(models, out, file_sha256(data))
+    digest = save_models(models, out, sha256_of(data))
     print(f"wrote {out} ({out.stat().st_size} bytes, sha256 {digest})")
     return reports
 
