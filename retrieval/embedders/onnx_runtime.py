@@ -1,14 +1,14 @@
 """Run a sentence-transformers model's transformer in ONNX Runtime: the same vectors, ~3x faster per query.
 
-Why: on 2 CPU cores all-MiniLM-L6-v2 takes ~17 ms to embed one query in torch and ~5.5 ms in ONNX
-Runtime, and the query embedding is most of a search (benchmarks/retrieval.md). The vectors are the same
-(cosine to torch's >= 0.99999 on PROBES, checked on every load), so thresholds calibrated on torch
-vectors hold. Passage embedding in batches gains less (~5 ms a phrasing either way: it is compute-bound).
+Why: on 2 CPU cores all-MiniLM-L6-v2 embeds one query in ~16 ms in torch and ~6 ms in ONNX Runtime
+(benchmarks/embedder_backends.py), and the query embedding was most of a search. The vectors are the same
+(cosine to torch's >= 0.99999 on PROBES, checked on every load), so thresholds calibrated on torch vectors
+hold. Passages embedded in batches cost the same either way (~4.5 ms each: compute-bound).
 
 Tried and dropped, int8 (onnxruntime `quantize_dynamic`): 1.5x faster in batches, and banking77 hit@1
 unchanged, but dynamic quantisation scales activations over the whole batch, so a text's vector depends on
 the texts beside it (cosine 0.974 between "hi" alone and "hi" in a batch). One text at a time removes that
-and most of the speed (4.6 ms a phrasing vs 5.4 for float32 batches).
+and the gain with it (4.6 ms a phrasing, no faster than float32 in batches of 32).
 
 Why not sentence-transformers' own `backend="onnx"`: it loads through optimum-onnx, which pins
 transformers < 4.58, and FinDesk runs transformers 5. So the transformer is exported with torch's own
@@ -129,6 +129,7 @@ def load_encoder(model: Any, cache_dir: Path) -> OnnxEncoder:
             return _verified(model, path)
         except OnnxUnsupported as error:
             log.warning("cached ONNX model %s is unusable (%s); exporting it again", path, error)
+    log.info("exporting the embedder to ONNX once (~15 s on 2 cores); cached at %s", path)
     _export(model, path)
     try:
         return _verified(model, path)
