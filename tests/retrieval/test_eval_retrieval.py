@@ -80,7 +80,7 @@ def test_metrics_follow_their_definitions() -> None:
 def test_cli_eval_search_and_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from ui.cli import app
 
-    monkeypatch.setattr(dense_channel, "load_embedder", lambda name, device="cpu": minilm())  # load it once
+    monkeypatch.setattr(dense_channel, "load_embedder", lambda name, **options: minilm())  # load it once
     monkeypatch.setenv("FINDESK_RETRIEVAL__ZH_EMBEDDER", "")
     data = tmp_path / "data"
     with KnowledgeBase.open(data, RetrievalConfig(zh_embedder="", persist_delay_s=0), embedder=minilm()) as kb:
