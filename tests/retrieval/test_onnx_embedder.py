@@ -10,8 +10,10 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pydantic
 import pytest
 
+from retrieval.config import RetrievalConfig
 from retrieval.embedders import onnx_runtime
 from retrieval.embedders.onnx_runtime import supports
 from retrieval.embedders.sentence_transformers import SentenceTransformerEmbedder, default_cache_dir
@@ -52,6 +54,8 @@ def test_only_plain_transformer_pooling_models_qualify() -> None:
 def test_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="onnx, torch"):
         SentenceTransformerEmbedder(backend="tensorrt")
+    with pytest.raises(pydantic.ValidationError, match="embedder_backend"):  # FINDESK_RETRIEVAL__EMBEDDER_BACKEND
+        RetrievalConfig(embedder_backend="tensorrt")
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
