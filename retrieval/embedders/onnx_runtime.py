@@ -80,7 +80,6 @@ class OnnxEncoder:
 
         # Longest first, like SentenceTransformer.encode: batches of similar length waste less padding.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        out = np.zeros((len(texts), 0), dtype=np.float32)
         rows: list[np.ndarray] = []
         for start in range(0, len(order), batch_size):
             batch = [texts[i] for i in order[start : start + batch_size]]
@@ -97,10 +96,9 @@ class OnnxEncoder:
                 for module in self._tail:
                     pooled = module(pooled)
             rows.append(pooled["sentence_embedding"].numpy())
-        if rows:
-            stacked = np.vstack(rows)
-            out = np.empty_like(stacked)
-            out[order] = stacked
+        stacked = np.vstack(rows)  # callers never pass an empty list (SentenceTransformerEmbedder.embed)
+        out = np.empty_like(stacked)
+        out[order] = stacked  # back to the callers' order
         return out
 
 
@@ -179,10 +177,11 @@ def _export(model: Any, path: Path) -> None:
 
     example = model.tokenizer(["a short one", "and a longer example sentence"], padding=True, return_tensors="pt")
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
-    os.close(fd)
+    temporary = ""
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # an unwritable cache dir fails here: torch is used
+        fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
+        os.close(fd)
         with _quiet_exporter(), torch.no_grad():
             program = torch.onnx.export(
                 LastHiddenState().eval(),
@@ -199,7 +198,8 @@ def _export(model: Any, path: Path) -> None:
     except Exception as error:
         raise OnnxUnsupported(f"torch.onnx.export failed: {error}") from error
     finally:
-        Path(temporary).unlink(missing_ok=True)
+        if temporary:
+            Path(temporary).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -111,3 +111,13 @@ def test_a_model_the_onnx_path_cannot_reproduce_runs_in_torch(
     assert embedder.runs_on.startswith("torch (cpu): ONNX not usable: ONNX vectors differ from torch's")
     assert np.allclose(vectors, torch_vectors, atol=1e-6)
     assert not list((tmp_path / "onnx").glob("*.onnx"))  # a file that failed its check is not kept
+
+
+@pytest.mark.slow
+def test_an_unwritable_cache_dir_means_torch_not_a_crash(torch_vectors: np.ndarray, tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("a file where FINDESK_RETRIEVAL__CACHE_DIR points")
+    embedder = SentenceTransformerEmbedder(cache_dir=not_a_folder)
+    vectors = embedder.embed(SENTENCES, kind="passage")
+    assert embedder.runs_on.startswith("torch (cpu): ONNX not usable: torch.onnx.export failed")
+    assert np.allclose(vectors, torch_vectors, atol=1e-6)
