@@ -6,6 +6,7 @@ store a card number by forgetting to redact it first.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from agent.errors import AgentError
 from agent.pii import redact
-from agent.types import Citation, Sentiment, SentimentLabel
+from agent.types import Citation, Sentiment, SentimentLabel, VoiceTone
+from speech.types import VoiceFeatures
 
 ROLES = ("customer", "assistant", "agent", "system")
 OPEN_STATUSES = ("waiting", "claimed")
@@ -42,7 +44,8 @@ CREATE TABLE IF NOT EXISTS conv_messages (
     citations TEXT NOT NULL DEFAULT '[]',
     generator TEXT NOT NULL DEFAULT '',
     timings TEXT NOT NULL DEFAULT '{}',
-    image BLOB                 -- the checked screenshot (PNG), for the agent desk
+    image BLOB,                -- the checked screenshot (PNG), for the agent desk
+    voice_tone TEXT            -- JSON VoiceTone {agitation, cues, baseline_clips, features{...}} of a voice message
 );
 CREATE INDEX IF NOT EXISTS conv_messages_session ON conv_messages(session_id, id);
 CREATE TABLE IF NOT EXISTS conv_handoffs (
@@ -73,6 +76,7 @@ class StoredMessage:
     generator: str = ""
     timings_ms: dict[str, float] | None = None
     has_image: bool = False
+    voice_tone: VoiceTone | None = None  # customer voice messages only
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,14 @@ class ConversationStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Databases created before a column existed get it (nullable, so old rows stay valid)."""
+        with self._lock:
+            columns = {row["name"] for row in self._db.execute("PRAGMA table_info(conv_messages)")}
+            if "voice_tone" not in columns:
+                self._db.execute("ALTER TABLE conv_messages ADD COLUMN voice_tone TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -161,6 +173,7 @@ class ConversationStore:
         generator: str = "",
         timings_ms: dict[str, float] | None = None,
         image_png: bytes | None = None,
+        voice_tone: VoiceTone | None = None,
     ) -> StoredMessage:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; valid roles: {', '.join(ROLES)}")
@@ -170,7 +183,7 @@ class ConversationStore:
         with self._transaction() as db:
             cursor = db.execute(
                 "INSERT INTO conv_messages(session_id, role, author, text, at, sentiment, route, reason, citations,"
-                " generator, timings, image) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " generator, timings, image, voice_tone) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     session_id,
                     role,
@@ -184,6 +197,7 @@ class ConversationStore:
                     generator,
                     json.dumps(timings_ms or {}),
                     image_png,
+                    json.dumps(dataclasses.asdict(voice_tone)) if voice_tone else None,
                 ),
             )
             message_id = cursor.lastrowid
@@ -342,6 +356,18 @@ def _sentiment_json(sentiment: Sentiment) -> str:
     )
 
 
+def _voice_tone_from_json(text: str | None) -> VoiceTone | None:
+    if not text:
+        return None
+    data = json.loads(text)
+    return VoiceTone(
+        agitation=data["agitation"],
+        cues=tuple(data["cues"]),
+        baseline_clips=data["baseline_clips"],
+        features=VoiceFeatures(**data["features"]),
+    )
+
+
 def _message_from_row(row: sqlite3.Row) -> StoredMessage:
     sentiment = None
     if row["sentiment"]:
@@ -363,4 +389,5 @@ def _message_from_row(row: sqlite3.Row) -> StoredMessage:
         generator=row["generator"],
         timings_ms=json.loads(row["timings"]),
         has_image=bool(row["has_image"]),
+        voice_tone=_voice_tone_from_json(row["voice_tone"]),
     )
