@@ -6,7 +6,10 @@ store a card number by forgetting to redact it first.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 import sqlite3
 import threading
 import uuid
@@ -27,7 +30,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conv_sessions (
     session_id TEXT PRIMARY KEY,
     started_at TEXT NOT NULL,
-    language TEXT NOT NULL DEFAULT ''
+    language TEXT NOT NULL DEFAULT '',
+    token_hash TEXT            -- sha256 of the customer's session token (issue #9); NULL: no outside access
 );
 CREATE TABLE IF NOT EXISTS conv_messages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -112,6 +116,11 @@ class ConversationStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        # Databases made before session tokens (issue #9) lack the column; their conversations stay closed to
+        # outside callers (no token can match NULL).
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(conv_sessions)")}
+        if "token_hash" not in columns:
+            self._db.execute("ALTER TABLE conv_sessions ADD COLUMN token_hash TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -141,6 +150,29 @@ class ConversationStore:
             if language:
                 db.execute("UPDATE conv_sessions SET language = ? WHERE session_id = ?", (language, session_id))
         return session_id
+
+    def open_session(self, *, language: str = "") -> tuple[str, str]:
+        """A new conversation for an outside caller: (session id, secret token). Only the token's hash is kept.
+
+        Both are server-made random strings (128 and 256 bits), so ids cannot be guessed or chosen by a client,
+        and knowing an id (it appears in the agent desk and in logs) is not enough to read or write.
+        """
+        session_id, token = secrets.token_hex(16), secrets.token_urlsafe(32)
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO conv_sessions(session_id, started_at, language, token_hash) VALUES (?, ?, ?, ?)",
+                (session_id, _now(), language, _digest(token)),
+            )
+        return session_id, token
+
+    def token_matches(self, session_id: str, token: str | None) -> bool:
+        """Whether `token` is the conversation's secret; False for unknown ids and token-less conversations."""
+        if not token:
+            return False
+        with self._lock:
+            row = self._db.execute("SELECT token_hash FROM conv_sessions WHERE session_id = ?", (session_id,))
+            stored = row.fetchone()
+        return stored is not None and stored[0] is not None and hmac.compare_digest(stored[0], _digest(token))
 
     def exists(self, session_id: str) -> bool:
         with self._lock:
@@ -329,6 +361,10 @@ class ConversationStore:
             language=row["language"],
             sentiment_trend=trend,
         )
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _sentiment_json(sentiment: Sentiment) -> str:

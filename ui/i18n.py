@@ -21,6 +21,7 @@ TEXT: dict[str, dict[str, str]] = {
         "resolved": "This conversation was closed by our team. Write again any time if you need more help.",
         "person_coming": "A member of our team will reply here shortly.",
         "unreadable": "I could not read that file; please attach it again.",
+        "session_lost": "This conversation can no longer be continued here. Please reload the page to start again.",
     },
     "zh": {
         "title": "## FinDesk · 客户服务\n可咨询银行卡、转账、费用、账户或 App 相关问题。"
@@ -40,6 +41,7 @@ TEXT: dict[str, dict[str, str]] = {
         "resolved": "客服已结束本次对话。如需更多帮助，请随时留言。",
         "person_coming": "人工客服稍后会在这里回复您。",
         "unreadable": "无法读取该文件，请重新上传。",
+        "session_lost": "无法继续本次对话，请刷新页面重新开始。",
     },
 }
 

@@ -110,3 +110,27 @@ def test_concurrent_writers_lose_nothing(store: ConversationStore) -> None:
     for thread in threads:
         thread.join()
     assert sum(len(store.messages(f"s{n}")) for n in range(4)) == 100
+
+
+def test_open_session_makes_a_random_id_and_keeps_only_the_tokens_hash(store: ConversationStore) -> None:
+    session, token = store.open_session(language="en")
+    other, other_token = store.open_session()
+    assert session != other and len(session) == 32 and token != other_token
+    assert store.token_matches(session, token) and not store.token_matches(session, other_token)
+    assert not store.token_matches(session, "") and not store.token_matches("unknown", token)
+    assert token not in str(store._db.execute("SELECT * FROM conv_sessions").fetchall())
+
+
+def test_a_database_from_before_session_tokens_gains_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "old.sqlite3")
+    old.execute("CREATE TABLE conv_sessions (session_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, language TEXT)")
+    old.execute("INSERT INTO conv_sessions VALUES ('legacy', '2026-01-01', 'en')")
+    old.commit()
+    old.close()
+    store = ConversationStore(tmp_path / "old.sqlite3")
+    session, token = store.open_session()
+    assert store.token_matches(session, token)
+    assert store.exists("legacy") and not store.token_matches("legacy", "anything")  # old chats stay closed
+    store.close()
