@@ -34,7 +34,7 @@ footer { display: none !important; }
 
 def build_app(settings: Settings, *, services: Services | None = None, users: UserStore | None = None) -> FastAPI:
     services = services or Services(settings)
-    users = users or UserStore(settings.database_path)
+    users = users or UserStore.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

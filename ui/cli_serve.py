@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import logging
@@ -19,7 +20,7 @@ err = Console(stderr=True)
 
 
 def _users(data_dir: Path | None) -> UserStore:
-    return UserStore(load_settings(data_dir=data_dir).database_path)
+    return UserStore.from_settings(load_settings(data_dir=data_dir))
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -58,7 +59,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         if warm_up:
             with err.status("Loading the FAQ index and models…"):
                 services.warm_up()
-        if not UserStore(settings.database_path).list():
+        if not UserStore.from_settings(settings).list():
             err.print("[yellow]No staff users yet: add one with `findesk user add NAME --role agent|operator`.")
         err.print(f"FinDesk on http://{settings.host}:{settings.port}/chat/ · desk /desk/ · console /console/ · "
                   "API /docs")  # fmt: skip
@@ -92,13 +93,44 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             err.print("No users yet: `findesk user add NAME --role agent|operator`.")
 
     @user_app.command("token")
-    def user_token(name: str, data_dir: DataDir = None) -> None:
-        """Create an API token for the user and print it (only once: just its hash is kept)."""
+    def user_token(
+        name: str,
+        revoke: Annotated[str | None, typer.Option(help="Revoke the token with this id (see `tokens`).")] = None,
+        data_dir: DataDir = None,
+    ) -> None:
+        """Create an API token for the user and print it (only once: just its hash is kept), or revoke one."""
+        users = _users(data_dir)
         try:
-            print(_users(data_dir).issue_token(name))
+            if revoke:
+                users.revoke_id(name, revoke)
+                err.print(f"Revoked {name}'s token {revoke}.")
+                return
+            token = users.issue_token(name)
         except AuthError as error:
             err.print(f"[red]{error}")
             raise typer.Exit(1) from error
+        info = users.token_info(token)
+        assert info is not None
+        print(token)
+        err.print(f"Token {info.id} for {name}, valid until {info.expires_at}; revoke it with "
+                  f"`findesk user token {name} --revoke {info.id}`.")  # fmt: skip
+
+    @user_app.command("tokens")
+    def user_tokens(
+        name: str, data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json")] = False
+    ) -> None:
+        """List the user's API tokens and browser sessions: id, created, expires, last used (never the token)."""
+        try:
+            tokens = _users(data_dir).tokens(name)
+        except AuthError as error:
+            err.print(f"[red]{error}")
+            raise typer.Exit(1) from error
+        if as_json:
+            print(json.dumps({"tokens": [dataclasses.asdict(t) for t in tokens]}))
+            return
+        print("id\tkind\tcreated\texpires\tlast used")
+        for t in tokens:
+            print(f"{t.id}\t{t.kind}\t{t.created_at}\t{t.expires_at or 'never'}\t{t.last_used_at or 'never'}")
 
     @user_app.command("remove")
     def user_remove(name: str, data_dir: DataDir = None) -> None:
