@@ -210,7 +210,8 @@ def test_cli_user_token_tokens_and_revoke(tmp_path: Path) -> None:
 
     runner = CliRunner()
     data = ["--data-dir", str(tmp_path)]
-    runner.invoke(app, ["user", "add", "olga", "--role", "operator", "--password-stdin", *data], input="correct horse\n")
+    add = ["user", "add", "olga", "--role", "operator", "--password-stdin", *data]
+    runner.invoke(app, add, input="correct horse\n")
     issued = runner.invoke(app, ["user", "token", "olga", *data])
     token = issued.stdout.strip()
     assert issued.exit_code == 0 and token.startswith("fd_") and "--revoke" in issued.stderr
