@@ -6,6 +6,7 @@ store a card number by forgetting to redact it first.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -21,7 +22,8 @@ from pathlib import Path
 
 from agent.errors import AgentError
 from agent.pii import redact
-from agent.types import Citation, Sentiment, SentimentLabel
+from agent.types import Citation, Sentiment, SentimentLabel, VoiceTone
+from speech.types import VoiceFeatures
 
 ROLES = ("customer", "assistant", "agent", "system")
 OPEN_STATUSES = ("waiting", "claimed")
@@ -46,7 +48,8 @@ CREATE TABLE IF NOT EXISTS conv_messages (
     citations TEXT NOT NULL DEFAULT '[]',
     generator TEXT NOT NULL DEFAULT '',
     timings TEXT NOT NULL DEFAULT '{}',
-    image BLOB                 -- the checked screenshot (PNG), for the agent desk
+    image BLOB,                -- the checked screenshot (PNG), for the agent desk
+    voice_tone TEXT            -- JSON VoiceTone {agitation, cues, baseline_clips, features{...}} of a voice message
 );
 CREATE INDEX IF NOT EXISTS conv_messages_session ON conv_messages(session_id, id);
 CREATE TABLE IF NOT EXISTS conv_handoffs (
@@ -77,6 +80,7 @@ class StoredMessage:
     generator: str = ""
     timings_ms: dict[str, float] | None = None
     has_image: bool = False
+    voice_tone: VoiceTone | None = None  # customer voice messages only
 
 
 @dataclass(frozen=True)
@@ -116,11 +120,19 @@ class ConversationStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
-        # Databases made before session tokens (issue #9) lack the column; their conversations stay closed to
-        # outside callers (no token can match NULL).
-        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(conv_sessions)")}
-        if "token_hash" not in columns:
-            self._db.execute("ALTER TABLE conv_sessions ADD COLUMN token_hash TEXT")
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Databases created before a column existed get it (nullable, so old rows stay valid)."""
+        with self._lock:
+            columns = {row["name"] for row in self._db.execute("PRAGMA table_info(conv_messages)")}
+            if "voice_tone" not in columns:
+                self._db.execute("ALTER TABLE conv_messages ADD COLUMN voice_tone TEXT")
+            # Issue #9: conversations from before session tokens stay closed to outside callers (NULL matches
+            # no token).
+            columns = {row["name"] for row in self._db.execute("PRAGMA table_info(conv_sessions)")}
+            if "token_hash" not in columns:
+                self._db.execute("ALTER TABLE conv_sessions ADD COLUMN token_hash TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -193,6 +205,7 @@ class ConversationStore:
         generator: str = "",
         timings_ms: dict[str, float] | None = None,
         image_png: bytes | None = None,
+        voice_tone: VoiceTone | None = None,
     ) -> StoredMessage:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; valid roles: {', '.join(ROLES)}")
@@ -202,7 +215,7 @@ class ConversationStore:
         with self._transaction() as db:
             cursor = db.execute(
                 "INSERT INTO conv_messages(session_id, role, author, text, at, sentiment, route, reason, citations,"
-                " generator, timings, image) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " generator, timings, image, voice_tone) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     session_id,
                     role,
@@ -216,6 +229,7 @@ class ConversationStore:
                     generator,
                     json.dumps(timings_ms or {}),
                     image_png,
+                    json.dumps(dataclasses.asdict(voice_tone)) if voice_tone else None,
                 ),
             )
             message_id = cursor.lastrowid
@@ -378,6 +392,18 @@ def _sentiment_json(sentiment: Sentiment) -> str:
     )
 
 
+def _voice_tone_from_json(text: str | None) -> VoiceTone | None:
+    if not text:
+        return None
+    data = json.loads(text)
+    return VoiceTone(
+        agitation=data["agitation"],
+        cues=tuple(data["cues"]),
+        baseline_clips=data["baseline_clips"],
+        features=VoiceFeatures(**data["features"]),
+    )
+
+
 def _message_from_row(row: sqlite3.Row) -> StoredMessage:
     sentiment = None
     if row["sentiment"]:
@@ -399,4 +425,5 @@ def _message_from_row(row: sqlite3.Row) -> StoredMessage:
         generator=row["generator"],
         timings_ms=json.loads(row["timings"]),
         has_image=bool(row["has_image"]),
+        voice_tone=_voice_tone_from_json(row["voice_tone"]),
     )

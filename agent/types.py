@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from retrieval.types import Hit
-from speech.types import Transcript
+from speech.types import Transcript, VoiceFeatures
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,16 @@ class Sentiment:
     # e.g. "asks_for_human", "threatens_to_leave", "repeated_question", "profanity", "shouting"
     cues: tuple[str, ...] = ()
     source: str = ""  # which analysers contributed, e.g. "lexicon+cues", "lexicon+cues+model"
+
+
+@dataclass(frozen=True)
+class VoiceTone:
+    """How agitated a customer's voice message sounds, judged against their earlier ones (agent/voice_tone.py)."""
+
+    agitation: float  # [0, 1]: ~0.1 the customer's usual voice, 0.5 a clear shift, ~0.9 strongly agitated
+    cues: tuple[str, ...]  # e.g. "raised_loudness", "raised_pitch", "wider_pitch_range", "tense_voice", "faster_speech"
+    baseline_clips: int  # earlier voice messages it was compared with; 0 = a cautious first reading
+    features: VoiceFeatures  # this clip's summary, stored so later messages can compare with it
 
 
 class Route(StrEnum):

@@ -55,3 +55,9 @@ class SearchResult:
     reason: str  # human-readable, e.g. "top dense similarity 0.41 < threshold 0.55"
     timings_ms: dict[str, float] = field(default_factory=dict)
     weak: bool = False  # not confident, but close enough to offer the top hits as choices ("did you mean...")
+    probability: float | None = None  # estimated P(the top hit answers the query); None before calibration
+
+    @property
+    def route(self) -> str:
+        """What the customer gets from this search alone: "answer", "clarify" (choices) or "no_answer"."""
+        return "answer" if self.confident else "clarify" if self.weak else "no_answer"

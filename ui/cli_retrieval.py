@@ -120,12 +120,19 @@ def search(
 
 
 def eval_retrieval(
-    queries_file: Annotated[Path, typer.Argument(help='JSONL: {"query": "...", "expected_id": "..." | null}')],
+    queries_file: Annotated[
+        Path, typer.Argument(help='JSONL: {"query": "...", "expected_id": "..." | null, "also_ok": ["..."]}')
+    ],
     data_dir: DataDir = None,
     as_json: AsJson = False,
+    per_query: Annotated[
+        Path | None,
+        typer.Option("--per-query", help="Write each query's route, probability and top entries to this JSONL file."),
+    ] = None,
 ) -> None:
-    """Hit@1/3/5, MRR, no-answer precision/recall and latency of the FAQ search on labelled queries."""
-    from retrieval.evaluation import evaluate_retrieval, load_queries
+    """Ranking (hit@1/3/5, MRR), what customers get (answer precision and coverage, clarify and no-answer
+    rates, unanswerable questions answered) and latency of the FAQ search on labelled queries."""
+    from retrieval.evaluation import QueryOutcome, evaluate_retrieval, load_queries, pair_topics
 
     with _knowledge_base(data_dir) as kb:
         try:
@@ -133,8 +140,18 @@ def eval_retrieval(
         except RetrievalError as error:
             errors.print(f"[red]Error:[/red] {escape(str(error))}", highlight=False)
             raise typer.Exit(1) from error
+        topics = pair_topics([(e.id, e.tags) for e in kb.list_entries()])
+        outcomes: list[QueryOutcome] = []
         with _progress("Searching", not as_json) as progress:
-            report = evaluate_retrieval(kb, queries, progress)
+            report = evaluate_retrieval(kb, queries, progress, topics=topics, per_query=outcomes)
+    if per_query is not None:
+        try:
+            with Path(per_query).open("w", encoding="utf-8") as out:
+                for item in outcomes:
+                    out.write(json.dumps(dataclasses.asdict(item), ensure_ascii=False) + "\n")
+        except OSError as error:
+            errors.print(f"[red]Error:[/red] cannot write {escape(str(per_query))}: {escape(str(error))}")
+            raise typer.Exit(1) from error
     if as_json:
         print(json.dumps(report.to_dict()))
         return

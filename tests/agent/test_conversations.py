@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 
-from agent.conversations import ConversationNotFound, ConversationStore, HandoffStateError
+from agent.conversations import _SCHEMA, ConversationNotFound, ConversationStore, HandoffStateError
 from agent.errors import AgentError
-from agent.types import Citation, Sentiment, SentimentLabel
+from agent.types import Citation, Sentiment, SentimentLabel, VoiceTone
+from speech.types import VoiceFeatures
 
 
 @pytest.fixture
@@ -122,8 +125,6 @@ def test_open_session_makes_a_random_id_and_keeps_only_the_tokens_hash(store: Co
 
 
 def test_a_database_from_before_session_tokens_gains_the_column(tmp_path: Path) -> None:
-    import sqlite3
-
     old = sqlite3.connect(tmp_path / "old.sqlite3")
     old.execute("CREATE TABLE conv_sessions (session_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, language TEXT)")
     old.execute("INSERT INTO conv_sessions VALUES ('legacy', '2026-01-01', 'en')")
@@ -134,3 +135,29 @@ def test_a_database_from_before_session_tokens_gains_the_column(tmp_path: Path) 
     assert store.token_matches(session, token)
     assert store.exists("legacy") and not store.token_matches("legacy", "anything")  # old chats stay closed
     store.close()
+
+
+def test_voice_tone_is_stored_with_the_message(store: ConversationStore) -> None:
+    features = VoiceFeatures(
+        voiced_s=2.1, pitch_st=4.5, pitch_range_st=3.2, level_db=-31.0, tilt_db=-14.5, rate_per_s=4.1
+    )
+    tone = VoiceTone(agitation=0.82, cues=("raised_pitch", "tense_voice"), baseline_clips=2, features=features)
+    spoken = store.add_message("s1", "customer", "where is my refund", voice_tone=tone)
+    typed = store.add_message("s1", "customer", "hello")
+    assert store.messages("s1")[0].voice_tone == tone == spoken.voice_tone
+    assert typed.voice_tone is None
+
+
+def test_a_database_from_before_voice_tone_gains_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.executescript(re.sub(r",(\s*--[^\n]*)?\n\s*voice_tone TEXT[^\n]*", "", _SCHEMA))
+        assert "voice_tone" not in {row[1] for row in old.execute("PRAGMA table_info(conv_messages)")}
+        old.execute("INSERT INTO conv_sessions(session_id, started_at) VALUES ('s1', '2026-01-01T00:00:00')")
+        old.execute("INSERT INTO conv_messages(session_id, role, text, at) VALUES ('s1', 'customer', 'hi', 'x')")
+    store = ConversationStore(path)
+    try:
+        assert store.messages("s1")[0].voice_tone is None
+        assert store.add_message("s1", "customer", "again").voice_tone is None
+    finally:
+        store.close()
