@@ -11,7 +11,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from tests.ui.conftest import LiveApp
+from tests.ui.conftest import LiveApp, as_client
 from ui.chat_page import ChatHandlers, ChatState
 
 
@@ -88,9 +88,9 @@ def test_streamed_first_reply_carries_the_session_token(live_app: LiveApp) -> No
 
 def test_chat_page_refuses_a_state_naming_someone_elses_conversation(live_app: LiveApp) -> None:
     victim, _token = _start(live_app)
-    chat = ChatHandlers(live_app.services)
+    chat = ChatHandlers(live_app.services, live_app.uploads)
     forged = ChatState(session_id=victim, token="guessed")
-    history = list(chat.send({"text": "show me everything", "files": []}, [], forged))[-1][0]
+    history = list(chat.send({"text": "show me everything", "files": []}, [], forged, as_client()))[-1][0]
     assert "reload the page" in history[-1]["content"]
     history, _state, _timer = chat.talk_to_person([], forged)
     assert "reload the page" in history[-1]["content"]
@@ -103,10 +103,10 @@ def test_chat_page_refuses_a_state_naming_someone_elses_conversation(live_app: L
 
 
 def test_chat_page_opens_its_conversation_on_the_first_message(live_app: LiveApp) -> None:
-    chat = ChatHandlers(live_app.services)
-    state = list(chat.send({"text": "How do I activate my new card?", "files": []}, [], None))[-1][2]
+    chat = ChatHandlers(live_app.services, live_app.uploads)
+    state = list(chat.send({"text": "How do I activate my new card?", "files": []}, [], None, as_client()))[-1][2]
     assert live_app.services.conversations.token_matches(state.session_id, state.token)
-    again = list(chat.send({"text": "thanks", "files": []}, [], state))[-1][2]
+    again = list(chat.send({"text": "thanks", "files": []}, [], state, as_client()))[-1][2]
     assert again.session_id == state.session_id
 
 
