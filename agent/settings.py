@@ -130,6 +130,8 @@ class SecurityConfig(BaseModel):
     chat_turns_per_address: Rate = Field("60/minute", description="Customer turns one client address may send.")
     handoffs_per_session: Rate = Field("3/hour", description="'Talk to a person' requests per conversation.")
     handoffs_per_address: Rate = Field("20/hour", description="'Talk to a person' requests per client address.")
+
+
 class WebConfig(BaseModel):
     """The web server's protections (FINDESK_WEB__*): cookies, proxies, embedding and upload limits."""
 
