@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import platformdirs
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from sqlalchemy.engine import make_url
 
 from retrieval.config import RetrievalConfig
+from retrieval.database import Database, PoolLimits, database_url, open_database
 from speech.config import SpeechConfig
 
 
@@ -170,6 +172,16 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(default_factory=default_data_dir, description="Where the database and index files live.")
+    database_url: SecretStr = Field(
+        SecretStr(""),
+        description="PostgreSQL shared by several replicas, e.g. postgresql://findesk:secret@db:5432/findesk "
+        "(FINDESK_DATABASE_URL); empty: SQLite in data_dir. Index files always stay in data_dir.",
+    )
+    database_pool_size: int = Field(5, ge=1, description="Database connections each process keeps open.")
+    database_max_overflow: int = Field(10, ge=0, description="Extra connections a process may open under bursts.")
+    database_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds to wait for the database server or a free pooled connection."
+    )
     host: str = Field("127.0.0.1", description="Address `findesk serve` listens on.")
     port: int = Field(7860, ge=0, le=65535, description="Port `findesk serve` listens on.")
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
@@ -196,7 +208,19 @@ class Settings(BaseSettings):
 
     @property
     def database_path(self) -> Path:
+        """The SQLite file used when no database_url is set."""
         return self.data_dir / "findesk.sqlite3"
+
+    @property
+    def database_location(self) -> str:
+        """Where the database is, without its password (for `findesk doctor` and logs)."""
+        url = database_url(self.database_url.get_secret_value(), self.data_dir)
+        return make_url(url).render_as_string(hide_password=True)
+
+    def open_database(self) -> Database:
+        """The one place FinDesk connects to its database (and migrates it): shared by every store."""
+        limits = PoolLimits(self.database_pool_size, self.database_max_overflow, self.database_timeout_s)
+        return open_database(database_url(self.database_url.get_secret_value(), self.data_dir), pool=limits)
 
     @property
     def index_dir(self) -> Path:

@@ -3,27 +3,36 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-from datetime import timedelta
+import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from typer.testing import CliRunner
 
+from retrieval.database import Database
 from ui.auth import AuthError, LoginLimits, LoginThrottled, UserStore
 
+LEGACY_DB = Path(__file__).resolve().parents[1] / "data" / "findesk-0.1.sqlite3"
 FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)  # real argon2id, cheaper parameters
 
 
 @pytest.fixture()
-def users(tmp_path: Path) -> UserStore:
-    return UserStore(tmp_path / "findesk.sqlite3", hasher=FAST)
+def users(database: Database) -> UserStore:
+    """On SQLite and on PostgreSQL (tests/conftest.py)."""
+    return UserStore(database, hasher=FAST)
 
 
-def test_password_is_stored_as_argon2id_hash_and_verifies(users: UserStore, tmp_path: Path) -> None:
+def stored_column(users: UserStore, table: str, column: str) -> list[str]:
+    with users.db.read() as conn:
+        return list(conn.execute(sa.text(f"SELECT {column} FROM {table}")).scalars())
+
+
+def test_password_is_stored_as_argon2id_hash_and_verifies(users: UserStore) -> None:
     users.add("alice", "agent", "correct horse")
-    stored = sqlite3.connect(tmp_path / "findesk.sqlite3").execute("SELECT password_hash FROM users").fetchone()[0]
+    [stored] = stored_column(users, "users", "password_hash")
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
     assert users.verify_password("alice", "correct horse").role == "agent"
 
@@ -56,14 +65,11 @@ def test_duplicate_user_is_refused(users: UserStore) -> None:
         users.add("alice", "operator", "another one")
 
 
-def test_tokens_are_stored_hashed_and_stop_working_when_revoked_or_user_removed(
-    users: UserStore, tmp_path: Path
-) -> None:
+def test_tokens_are_stored_hashed_and_stop_working_when_revoked_or_user_removed(users: UserStore) -> None:
     users.add("olga", "operator", "correct horse")
     token = users.issue_token("olga")
     assert token.startswith("fd_")
-    rows = sqlite3.connect(tmp_path / "findesk.sqlite3").execute("SELECT token_hash FROM auth_tokens").fetchall()
-    assert token not in {r[0] for r in rows}
+    assert token not in stored_column(users, "auth_tokens", "token_hash")
     assert users.user_for_token(token).name == "olga"
     users.revoke(token)
     assert users.user_for_token(token) is None
@@ -100,15 +106,15 @@ def test_cli_user_add_list_token(tmp_path: Path) -> None:
 # --- sign-in throttling and the sign-in log (issue #9 item 8) ---------------------------------------------
 
 
-def _strict(tmp_path: Path, **limits: object) -> UserStore:
-    store = UserStore(tmp_path / "findesk.sqlite3", hasher=FAST, login_limits=LoginLimits(**limits))
+def _strict(database: Database, **limits: object) -> UserStore:
+    store = UserStore(database, hasher=FAST, login_limits=LoginLimits(**limits))
     store.add("alice", "agent", "correct horse")
     store.add("bob", "agent", "correct horse")
     return store
 
 
-def test_repeated_failures_lock_the_account_even_for_the_right_password(tmp_path: Path) -> None:
-    users = _strict(tmp_path, per_account=3, per_address=100, window=timedelta(minutes=15))
+def test_repeated_failures_lock_the_account_even_for_the_right_password(database: Database) -> None:
+    users = _strict(database, per_account=3, per_address=100, window=timedelta(minutes=15))
     for _ in range(3):
         with pytest.raises(AuthError, match="Wrong user name or password"):
             users.login("alice", "guess", address="203.0.113.9")
@@ -121,8 +127,8 @@ def test_repeated_failures_lock_the_account_even_for_the_right_password(tmp_path
     assert log[2] == {"at": log[2]["at"], "event": "login_failed", "user": "alice", "address": "203.0.113.9"}
 
 
-def test_repeated_failures_from_one_address_lock_that_address(tmp_path: Path) -> None:
-    users = _strict(tmp_path, per_account=100, per_address=3)
+def test_repeated_failures_from_one_address_lock_that_address(database: Database) -> None:
+    users = _strict(database, per_account=100, per_address=3)
     for name in ("alice", "bob", "nobody"):  # spraying one guess over many names
         with pytest.raises(AuthError):
             users.login(name, "Summer2026!", address="203.0.113.9")
@@ -131,19 +137,20 @@ def test_repeated_failures_from_one_address_lock_that_address(tmp_path: Path) ->
     assert users.login("bob", "correct horse", address="198.51.100.1")
 
 
-def test_the_lock_lifts_when_the_failures_leave_the_window(tmp_path: Path) -> None:
-    users = _strict(tmp_path, per_account=2, per_address=100)
+def test_the_lock_lifts_when_the_failures_leave_the_window(database: Database) -> None:
+    users = _strict(database, per_account=2, per_address=100)
     for _ in range(2):
         with pytest.raises(AuthError):
             users.login("alice", "guess", address="a")
     with pytest.raises(LoginThrottled):
         users.login("alice", "correct horse", address="a")
-    users._db.execute("UPDATE auth_audit SET at = '2000-01-01T00:00:00.000+00:00'")  # as if 15 minutes passed
+    with users.db.write() as conn:  # as if the window had passed
+        conn.execute(sa.text("UPDATE auth_audit SET at = '2000-01-01T00:00:00.000+00:00'"))
     assert users.login("alice", "correct horse", address="a")
 
 
-def test_a_successful_sign_in_restarts_the_accounts_count(tmp_path: Path) -> None:
-    users = _strict(tmp_path, per_account=2, per_address=100)
+def test_a_successful_sign_in_restarts_the_accounts_count(database: Database) -> None:
+    users = _strict(database, per_account=2, per_address=100)
     with pytest.raises(AuthError):
         users.login("alice", "typo", address="a")
     assert users.login("alice", "correct horse", address="a")
@@ -155,22 +162,20 @@ def test_a_successful_sign_in_restarts_the_accounts_count(tmp_path: Path) -> Non
 # --- API token expiry, listing and revocation (issue #9 item 12) -------------------------------------------
 
 
-def test_api_tokens_expire_after_the_configured_lifetime(tmp_path: Path) -> None:
-    users = UserStore(tmp_path / "findesk.sqlite3", hasher=FAST, api_token_ttl=timedelta(days=90))
+def test_api_tokens_expire_after_the_configured_lifetime(database: Database) -> None:
+    users = UserStore(database, hasher=FAST, api_token_ttl=timedelta(days=90))
     users.add("olga", "operator", "correct horse")
     token = users.issue_token("olga")
-    info = users.token_info(token)
-    from datetime import UTC, datetime
-
-    lifetime = datetime.fromisoformat(info.expires_at) - datetime.now(UTC)
+    lifetime = datetime.fromisoformat(users.token_info(token).expires_at) - datetime.now(UTC)
     assert timedelta(days=89, hours=23) < lifetime <= timedelta(days=90)
-    short = UserStore(tmp_path / "findesk.sqlite3", hasher=FAST, api_token_ttl=timedelta(seconds=-1))
+    short = UserStore(database, hasher=FAST, api_token_ttl=timedelta(seconds=-1))
     assert short.user_for_token(short.issue_token("olga")) is None
     assert short.user_for_token(token).name == "olga"  # an older token keeps the expiry it was issued with
 
 
-def test_tokens_are_listed_without_secrets_and_revoked_one_by_one(users: UserStore, tmp_path: Path) -> None:
+def test_tokens_are_listed_without_secrets_and_revoked_one_by_one(users: UserStore) -> None:
     users.add("olga", "operator", "correct horse")
+    users.add("alice", "agent", "correct horse")
     first, second = users.issue_token("olga"), users.issue_token("olga")
     assert users.user_for_token(first).name == "olga"  # records its use
     listed = users.tokens("olga")
@@ -188,21 +193,16 @@ def test_tokens_are_listed_without_secrets_and_revoked_one_by_one(users: UserSto
 
 
 def test_tokens_from_before_token_ids_get_one(tmp_path: Path) -> None:
-    old = sqlite3.connect(tmp_path / "findesk.sqlite3")
-    old.executescript(
-        "CREATE TABLE users (name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL,"
-        " created_at TEXT NOT NULL);"
-        "CREATE TABLE auth_tokens (token_hash TEXT PRIMARY KEY, user TEXT NOT NULL, kind TEXT NOT NULL,"
-        " created_at TEXT NOT NULL, expires_at TEXT);"
-        "INSERT INTO users VALUES ('olga', 'operator', 'x', '2026-01-01');"
-        "INSERT INTO auth_tokens VALUES ('abc', 'olga', 'api', '2026-01-01', NULL);"
-    )
-    old.close()
-    users = UserStore(tmp_path / "findesk.sqlite3", hasher=FAST)
-    (legacy,) = users.tokens("olga")
-    assert legacy.id and legacy.expires_at is None
-    users.revoke_id("olga", legacy.id)
-    assert users.tokens("olga") == []
+    path = tmp_path / "old.sqlite3"
+    shutil.copy(LEGACY_DB, path)  # made by FinDesk 0.1: alice has an API token without id or expiry
+    users = UserStore(path, hasher=FAST)
+    try:
+        (legacy,) = users.tokens("alice")
+        assert legacy.id and legacy.expires_at is None
+        users.revoke_id("alice", legacy.id)
+        assert users.tokens("alice") == []
+    finally:
+        users.close()
 
 
 def test_cli_user_token_tokens_and_revoke(tmp_path: Path) -> None:
@@ -222,6 +222,5 @@ def test_cli_user_token_tokens_and_revoke(tmp_path: Path) -> None:
     assert table.splitlines()[0] == "id\tkind\tcreated\texpires\tlast used" and row["id"] in table
     revoked = runner.invoke(app, ["user", "token", "olga", "--revoke", row["id"], *data])
     assert revoked.exit_code == 0
-    assert UserStore(tmp_path / "findesk.sqlite3", hasher=FAST).user_for_token(token) is None
     again = runner.invoke(app, ["user", "token", "olga", "--revoke", row["id"], *data])
     assert again.exit_code == 1 and "no token" in again.output
