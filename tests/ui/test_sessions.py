@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from tests.ui.conftest import LiveApp, as_client
@@ -32,9 +33,9 @@ def test_a_new_conversation_gets_a_server_made_id_and_secret_token(live_app: Liv
     assert later.status_code == 200 and later.json()["session_id"] == session
     assert later.json()["session_token"] is None  # handed out once, in the reply that started it
     # Only the token's hash is stored: a copied database does not open conversations.
-    stored = live_app.services.conversations._db.execute(
-        "SELECT token_hash FROM conv_sessions WHERE session_id = ?", (session,)
-    ).fetchone()[0]
+    with live_app.services.conversations.db.read() as conn:
+        query = sa.text("SELECT token_hash FROM conv_sessions WHERE session_id = :s")
+        stored = conn.execute(query, {"s": session}).scalar()
     assert stored and stored != token and token not in stored
 
 
