@@ -20,6 +20,7 @@ from agent.screenshot import read_screenshot
 from agent.sentiment import SentimentAnalyzer, load_sentiment_analyzer
 from agent.settings import Settings
 from agent.types import Screenshot
+from retrieval.database import Database
 from retrieval.knowledge_base import KnowledgeBase
 from speech.audio import decode_audio
 from speech.prosody import voice_features
@@ -34,16 +35,22 @@ class Services:
         self._lock = threading.RLock()
 
     @cached_property
+    def database(self) -> Database:
+        """The shared database (SQLite in the data folder, or PostgreSQL), migrated on first use."""
+        with self._lock:
+            return self.settings.open_database()
+
+    @cached_property
     def knowledge_base(self) -> KnowledgeBase:
         with self._lock:
-            kb = KnowledgeBase.open(self.settings.data_dir, self.settings.retrieval)
+            kb = KnowledgeBase.open(self.settings.data_dir, self.settings.retrieval, database=self.database)
             kb.ensure_default_faq()
             return kb
 
     @cached_property
     def conversations(self) -> ConversationStore:
         with self._lock:
-            return ConversationStore(self.settings.database_path)
+            return ConversationStore(self.database)
 
     @cached_property
     def transcriber(self) -> Transcriber:
@@ -109,3 +116,5 @@ class Services:
             self.knowledge_base.close()
         if "conversations" in self.__dict__:
             self.conversations.close()
+        if "database" in self.__dict__:
+            self.database.close()

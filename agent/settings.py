@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from sqlalchemy.engine import make_url
 
 from retrieval.config import RetrievalConfig
+from retrieval.database import Database, PoolLimits, database_url, open_database
 from speech.config import SpeechConfig
 
 
@@ -105,6 +107,36 @@ class AgentConfig(BaseModel):
     )
 
 
+class WebConfig(BaseModel):
+    """The web server's protections (FINDESK_WEB__*): cookies, proxies, embedding and upload limits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    secure_cookies: bool | None = Field(
+        None,
+        description="Mark the staff session cookie Secure. Empty: on when the request came over HTTPS (directly, or "
+        "from a trusted proxy that says so in X-Forwarded-Proto).",
+    )
+    trusted_proxies: tuple[str, ...] = Field(
+        ("127.0.0.1", "::1"),
+        description="Addresses or networks (e.g. 10.0.0.0/8) of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; from anyone else those headers are ignored. () trusts nobody.",
+    )
+    embedding_origins: tuple[str, ...] = Field(
+        (),
+        description="Origins (e.g. https://www.bank.example) allowed to show FinDesk pages in a frame, besides "
+        "FinDesk itself (Content-Security-Policy frame-ancestors).",
+    )
+    upload_ttl_s: int = Field(
+        300, ge=10, description="Uploads never sent with a message are deleted this many seconds after upload."
+    )
+    upload_window_s: int = Field(600, ge=1, description="The window, in seconds, the per-client upload limits count.")
+    uploads_per_window: int = Field(30, ge=1, description="Most uploads one client (address) may make per window.")
+    upload_bytes_per_window: int = Field(
+        200_000_000, ge=1, description="Most bytes one client (address) may upload per window."
+    )
+
+
 class Settings(BaseSettings):
     """Everything FinDesk can be configured with. `findesk doctor` prints the resolved values."""
 
@@ -113,11 +145,22 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(default_factory=default_data_dir, description="Where the database and index files live.")
+    database_url: SecretStr = Field(
+        SecretStr(""),
+        description="PostgreSQL shared by several replicas, e.g. postgresql://findesk:secret@db:5432/findesk "
+        "(FINDESK_DATABASE_URL); empty: SQLite in data_dir. Index files always stay in data_dir.",
+    )
+    database_pool_size: int = Field(5, ge=1, description="Database connections each process keeps open.")
+    database_max_overflow: int = Field(10, ge=0, description="Extra connections a process may open under bursts.")
+    database_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds to wait for the database server or a free pooled connection."
+    )
     host: str = Field("127.0.0.1", description="Address `findesk serve` listens on.")
     port: int = Field(7860, ge=0, le=65535, description="Port `findesk serve` listens on.")
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     speech: SpeechConfig = Field(default_factory=SpeechConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     @classmethod
     def settings_customise_sources(
@@ -137,7 +180,19 @@ class Settings(BaseSettings):
 
     @property
     def database_path(self) -> Path:
+        """The SQLite file used when no database_url is set."""
         return self.data_dir / "findesk.sqlite3"
+
+    @property
+    def database_location(self) -> str:
+        """Where the database is, without its password (for `findesk doctor` and logs)."""
+        url = database_url(self.database_url.get_secret_value(), self.data_dir)
+        return make_url(url).render_as_string(hide_password=True)
+
+    def open_database(self) -> Database:
+        """The one place FinDesk connects to its database (and migrates it): shared by every store."""
+        limits = PoolLimits(self.database_pool_size, self.database_max_overflow, self.database_timeout_s)
+        return open_database(database_url(self.database_url.get_secret_value(), self.data_dir), pool=limits)
 
     @property
     def index_dir(self) -> Path:

@@ -1,8 +1,8 @@
 """Staff users (agents, operators), their argon2-hashed passwords, and the tokens that stand for a login.
 
-Customers are anonymous and never appear here. Everything lives in the product's one SQLite file
-(`settings.database_path`): table `users`, and `auth_tokens` holding only the SHA-256 of each token, so a
-copied database does not hand out working sessions.
+Customers are anonymous and never appear here. Everything lives in the product's one database (SQLite in
+the data folder, or the shared PostgreSQL): table `users`, and `auth_tokens` holding only the SHA-256 of
+each token, so a copied database does not hand out working sessions.
 """
 
 from __future__ import annotations
@@ -10,35 +10,40 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import sqlite3
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from retrieval.database import Database, open_database
 
 ROLES = ("agent", "operator")
 SESSION_HOURS = 12  # a browser login lasts one working shift
 MIN_PASSWORD_CHARS = 8
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY,
-    role TEXT NOT NULL,
-    password_hash TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS auth_tokens (
-    token_hash TEXT PRIMARY KEY,       -- sha256 of the token; the token itself is never stored
-    user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
-    kind TEXT NOT NULL,                -- 'session' (browser login) or 'api' (findesk user token)
-    created_at TEXT NOT NULL,
-    expires_at TEXT                    -- NULL: until revoked
-);
-"""
+_metadata = sa.MetaData()
+# The tables as the queries below see them; retrieval/migrations/ creates and upgrades them.
+users_table = sa.Table(
+    "users",
+    _metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("role", sa.Text),
+    sa.Column("password_hash", sa.Text),
+    sa.Column("created_at", sa.Text),
+)
+auth_tokens = sa.Table(
+    "auth_tokens",
+    _metadata,
+    sa.Column("token_hash", sa.Text, primary_key=True),  # sha256 of the token; the token itself is never stored
+    sa.Column("user", sa.Text),
+    sa.Column("kind", sa.Text),  # 'session' (browser login) or 'api' (findesk user token)
+    sa.Column("created_at", sa.Text),
+    sa.Column("expires_at", sa.Text),  # NULL: until revoked
+)
 
 
 class AuthError(Exception):
@@ -61,24 +66,22 @@ def _digest(token: str) -> str:
 
 
 class UserStore:
-    """Thread-safe: one connection behind a lock (FastAPI and Gradio call from worker threads)."""
+    """Staff users and tokens on the storage layer (SQLite or PostgreSQL). Safe to share between threads.
 
-    def __init__(self, path: Path, *, hasher: PasswordHasher | None = None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
+    `database` is an open Database shared with the other stores, or the path of a SQLite file (the store
+    then opens, migrates and closes it itself).
+    """
+
+    def __init__(self, database: Database | Path, *, hasher: PasswordHasher | None = None) -> None:
+        self._owns_db = not isinstance(database, Database)
+        self.db = database if isinstance(database, Database) else open_database(f"sqlite:///{Path(database)}")
         self._hasher = hasher or PasswordHasher()
         # Checked against when the user does not exist, so a wrong name costs as long as a wrong password.
         self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        if self._owns_db:
+            self.db.close()
 
     # --- users -------------------------------------------------------------------------------------
 
@@ -90,49 +93,45 @@ class UserStore:
         if len(password) < MIN_PASSWORD_CHARS:
             raise AuthError(f"The password is too short: use at least {MIN_PASSWORD_CHARS} characters.")
         created = _now().isoformat(timespec="seconds")
-        password_hash = self._hasher.hash(password)
-        with self._lock:
-            try:
-                self._db.execute(
-                    "INSERT INTO users(name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
-                    (name, role, password_hash, created),
-                )
-            except sqlite3.IntegrityError as error:
-                raise AuthError(f"User {name!r} already exists.") from error
+        row = {"name": name, "role": role, "password_hash": self._hasher.hash(password), "created_at": created}
+        try:
+            with self.db.write() as conn:
+                conn.execute(sa.insert(users_table).values(row))
+        except sa.exc.IntegrityError as error:
+            raise AuthError(f"User {name!r} already exists.") from error
         return User(name, role, created)
 
     def get(self, name: str) -> User | None:
-        with self._lock:
-            row = self._db.execute("SELECT name, role, created_at FROM users WHERE name = ?", (name,)).fetchone()
-        return User(row["name"], row["role"], row["created_at"]) if row else None
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(users_table).where(users_table.c.name == name)).first()
+        return User(row.name, row.role, row.created_at) if row else None
 
     def list(self) -> list[User]:
-        with self._lock:
-            rows = self._db.execute("SELECT name, role, created_at FROM users ORDER BY name").fetchall()
-        return [User(r["name"], r["role"], r["created_at"]) for r in rows]
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(users_table).order_by(users_table.c.name)).all()
+        return [User(r.name, r.role, r.created_at) for r in rows]
 
     def remove(self, name: str) -> None:
-        with self._lock:
-            deleted = self._db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount
+        with self.db.write() as conn:
+            deleted = conn.execute(sa.delete(users_table).where(users_table.c.name == name)).rowcount
         if not deleted:
             raise AuthError(f"No user named {name!r}.")
 
     def verify_password(self, name: str, password: str) -> User:
         """The user if the password matches; AuthError otherwise (same message for unknown users)."""
-        with self._lock:
-            row = self._db.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(users_table).where(users_table.c.name == name)).first()
         try:
-            self._hasher.verify(row["password_hash"] if row else self._dummy_hash, password)
+            self._hasher.verify(row.password_hash if row else self._dummy_hash, password)
         except (VerificationError, InvalidHashError):
             row = None
         if row is None:
             raise AuthError("Wrong user name or password.")
-        if self._hasher.check_needs_rehash(row["password_hash"]):
-            with self._lock:
-                self._db.execute(
-                    "UPDATE users SET password_hash = ? WHERE name = ?", (self._hasher.hash(password), name)
-                )
-        return User(row["name"], row["role"], row["created_at"])
+        if self._hasher.check_needs_rehash(row.password_hash):
+            with self.db.write() as conn:
+                rehashed = self._hasher.hash(password)
+                conn.execute(sa.update(users_table).where(users_table.c.name == name).values(password_hash=rehashed))
+        return User(row.name, row.role, row.created_at)
 
     # --- tokens ------------------------------------------------------------------------------------
 
@@ -143,11 +142,15 @@ class UserStore:
         token = ("fd_" if kind == "api" else "") + secrets.token_urlsafe(32)
         now = _now()
         expires = (now + ttl).isoformat() if ttl else None
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO auth_tokens(token_hash, user, kind, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                (_digest(token), name, kind, now.isoformat(), expires),
-            )
+        row = {
+            "token_hash": _digest(token),
+            "user": name,
+            "kind": kind,
+            "created_at": now.isoformat(),
+            "expires_at": expires,
+        }
+        with self.db.write() as conn:
+            conn.execute(sa.insert(auth_tokens).values(row))
         return token
 
     def login(self, name: str, password: str) -> str:
@@ -159,19 +162,20 @@ class UserStore:
         """The user a token stands for, or None if it is unknown, expired or its user was removed."""
         if not token:
             return None
-        with self._lock:
-            row = self._db.execute(
-                "SELECT u.name, u.role, u.created_at, t.expires_at FROM auth_tokens t JOIN users u ON u.name = t.user"
-                " WHERE t.token_hash = ?",
-                (_digest(token),),
-            ).fetchone()
+        query = (
+            sa.select(users_table.c.name, users_table.c.role, users_table.c.created_at, auth_tokens.c.expires_at)
+            .join(users_table, users_table.c.name == auth_tokens.c.user)
+            .where(auth_tokens.c.token_hash == _digest(token))
+        )
+        with self.db.read() as conn:
+            row = conn.execute(query).first()
         if row is None:
             return None
-        if row["expires_at"] and datetime.fromisoformat(row["expires_at"]) < _now():
+        if row.expires_at and datetime.fromisoformat(row.expires_at) < _now():
             self.revoke(token)
             return None
-        return User(row["name"], row["role"], row["created_at"])
+        return User(row.name, row.role, row.created_at)
 
     def revoke(self, token: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM auth_tokens WHERE token_hash = ?", (_digest(token),))
+        with self.db.write() as conn:
+            conn.execute(sa.delete(auth_tokens).where(auth_tokens.c.token_hash == _digest(token)))

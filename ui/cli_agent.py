@@ -87,7 +87,7 @@ def doctor(data_dir: DataDir = None) -> None:
     settings = load_settings(data_dir=data_dir)
     console = Console()
     sections: dict[str, dict[str, Any]] = {
-        "data": {"data_dir": settings.data_dir, "database": settings.database_path, "index": settings.index_dir},
+        "data": {"data_dir": settings.data_dir, "database": settings.database_location, "index": settings.index_dir},
         "embedder": retrieval_models.describe(
             settings.retrieval.embedder, settings.retrieval.device, settings.retrieval.embedder_backend
         ),

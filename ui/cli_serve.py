@@ -6,6 +6,8 @@ import getpass
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -13,13 +15,21 @@ import typer
 from rich.console import Console
 
 from agent.settings import load_settings
+from retrieval.database import DatabaseUnavailable
 from ui.auth import ROLES, AuthError, UserStore
 
 err = Console(stderr=True)
 
 
-def _users(data_dir: Path | None) -> UserStore:
-    return UserStore(load_settings(data_dir=data_dir).database_path)
+@contextmanager
+def _users(data_dir: Path | None) -> Iterator[UserStore]:
+    """The staff users in the configured database; a database that cannot be opened ends the command."""
+    try:
+        with closing(load_settings(data_dir=data_dir).open_database()) as db:
+            yield UserStore(db)
+    except DatabaseUnavailable as error:
+        err.print(f"[red]{error}", highlight=False)
+        raise typer.Exit(1) from error
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -58,7 +68,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         if warm_up:
             with err.status("Loading the FAQ index and models…"):
                 services.warm_up()
-        if not UserStore(settings.database_path).list():
+        if not UserStore(services.database).list():
             err.print("[yellow]No staff users yet: add one with `findesk user add NAME --role agent|operator`.")
         err.print(f"FinDesk on http://{settings.host}:{settings.port}/chat/ · desk /desk/ · console /console/ · "
                   "API /docs")  # fmt: skip
@@ -73,7 +83,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     ) -> None:
         """Create a staff user (the password is stored as an argon2 hash)."""
         try:
-            user = _users(data_dir).add(name, role, _read_password(password_stdin))
+            with _users(data_dir) as users:
+                user = users.add(name, role, _read_password(password_stdin))
         except AuthError as error:
             err.print(f"[red]{error}")
             raise typer.Exit(1) from error
@@ -82,7 +93,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     @user_app.command("list")
     def user_list(data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         """Show staff users and their roles."""
-        users = _users(data_dir).list()
+        with _users(data_dir) as store:
+            users = store.list()
         if as_json:
             print(json.dumps({"users": [{"name": u.name, "role": u.role, "created_at": u.created_at} for u in users]}))
             return
@@ -95,7 +107,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     def user_token(name: str, data_dir: DataDir = None) -> None:
         """Create an API token for the user and print it (only once: just its hash is kept)."""
         try:
-            print(_users(data_dir).issue_token(name))
+            with _users(data_dir) as users:
+                print(users.issue_token(name))
         except AuthError as error:
             err.print(f"[red]{error}")
             raise typer.Exit(1) from error
@@ -104,7 +117,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     def user_remove(name: str, data_dir: DataDir = None) -> None:
         """Delete a staff user; their sessions and tokens stop working at once."""
         try:
-            _users(data_dir).remove(name)
+            with _users(data_dir) as users:
+                users.remove(name)
         except AuthError as error:
             err.print(f"[red]{error}")
             raise typer.Exit(1) from error

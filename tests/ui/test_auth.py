@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from typer.testing import CliRunner
 
+from retrieval.database import Database
 from ui.auth import AuthError, UserStore
 
 FAST = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)  # real argon2id, cheaper parameters
 
 
 @pytest.fixture()
-def users(tmp_path: Path) -> UserStore:
-    return UserStore(tmp_path / "findesk.sqlite3", hasher=FAST)
+def users(database: Database) -> UserStore:
+    """On SQLite and on PostgreSQL (tests/conftest.py)."""
+    return UserStore(database, hasher=FAST)
 
 
-def test_password_is_stored_as_argon2id_hash_and_verifies(users: UserStore, tmp_path: Path) -> None:
+def stored_column(users: UserStore, table: str, column: str) -> list[str]:
+    with users.db.read() as conn:
+        return list(conn.execute(sa.text(f"SELECT {column} FROM {table}")).scalars())
+
+
+def test_password_is_stored_as_argon2id_hash_and_verifies(users: UserStore) -> None:
     users.add("alice", "agent", "correct horse")
-    stored = sqlite3.connect(tmp_path / "findesk.sqlite3").execute("SELECT password_hash FROM users").fetchone()[0]
+    [stored] = stored_column(users, "users", "password_hash")
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
     assert users.verify_password("alice", "correct horse").role == "agent"
 
@@ -55,14 +62,11 @@ def test_duplicate_user_is_refused(users: UserStore) -> None:
         users.add("alice", "operator", "another one")
 
 
-def test_tokens_are_stored_hashed_and_stop_working_when_revoked_or_user_removed(
-    users: UserStore, tmp_path: Path
-) -> None:
+def test_tokens_are_stored_hashed_and_stop_working_when_revoked_or_user_removed(users: UserStore) -> None:
     users.add("olga", "operator", "correct horse")
     token = users.issue_token("olga")
     assert token.startswith("fd_")
-    rows = sqlite3.connect(tmp_path / "findesk.sqlite3").execute("SELECT token_hash FROM auth_tokens").fetchall()
-    assert token not in {r[0] for r in rows}
+    assert token not in stored_column(users, "auth_tokens", "token_hash")
     assert users.user_for_token(token).name == "olga"
     users.revoke(token)
     assert users.user_for_token(token) is None
