@@ -70,6 +70,16 @@ class AgentConfig(BaseModel):
     sentiment_fusion_weight: float = Field(
         0.3, ge=0, le=1, description="Share given to a VLM/server model's own reading of the customer's tone."
     )
+    voice_tone_weight: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of an agitated voice in a voice message's sentiment (agent/sentiment/voice_fusion.py); "
+        "0 keeps the words' reading (the tone is still shown to agents).",
+    )
+    voice_agitated_at: float = Field(
+        0.5, ge=0, le=1, description="Voice agitation (0-1, against the customer's earlier voice) that counts as upset."
+    )
     max_image_bytes: int = Field(10_000_000, gt=0, description="Largest accepted screenshot upload, in bytes.")
     max_image_pixels: int = Field(40_000_000, gt=0, description="Largest accepted screenshot, in pixels.")
     ocr_engine: str = Field("rapidocr", description="OCR engine for screenshots: 'rapidocr'.")

@@ -46,6 +46,9 @@ def reply_details(reply: Reply) -> dict[str, Any]:
     lang = reply.language
     mood = f"{MOOD_ICONS.get(str(reply.sentiment.label), '')} {text(lang, 'mood')} {reply.sentiment.score:+.2f}"
     log = f"{route_label(lang, str(reply.route))} · {mood}"
+    if reply.voice_tone is not None:  # agitation of the voice message, against the customer's earlier ones
+        agitated = "agitated_voice" in reply.sentiment.cues
+        log += f" · 🎙 {text(lang, 'agitated_voice' if agitated else 'voice_tone')} {reply.voice_tone.agitation:.2f}"
     if reply.citations:
         body = "\n".join(f"[{c.n}] {c.question}" for c in reply.citations)
         title = text(lang, "sources").format(n=len(reply.citations))
