@@ -1,6 +1,6 @@
 """One customer turn, start to finish: the path a newcomer should read first.
 
-    Turn -> transcribe audio -> read screenshot -> search the FAQ -> score sentiment -> route
+    Turn -> transcribe audio -> read screenshot -> search the FAQ -> score sentiment (+ voice tone) -> route
          -> stream the reply, verified sentence by sentence -> check citations -> store both messages -> Reply
 
 Each stage is one call, timed on its own (Reply.timings_ms). The stages themselves live in their own
@@ -27,14 +27,15 @@ from agent.grounding import ReplyVerifier, verification_note
 from agent.language import detect_language
 from agent.policy import History, decide, distinct_topics, topic_key
 from agent.prompts import ChatTurn, Prompt, build_prompt
-from agent.sentiment import SentimentAnalyzer, fuse
+from agent.sentiment import SentimentAnalyzer, fuse, fuse_voice
 from agent.settings import AgentConfig
 from agent.summary import handoff_summary
 from agent.tone import ToneSplitter
-from agent.types import Decision, Reply, ReplyDelta, Route, Screenshot, Sentiment, SentimentLabel, Turn
+from agent.types import Decision, Reply, ReplyDelta, Route, Screenshot, Sentiment, SentimentLabel, Turn, VoiceTone
+from agent.voice_tone import judge
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.types import Hit, SearchResult
-from speech.types import Transcript
+from speech.types import Transcript, VoiceFeatures
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class Agent:
         transcribe: Callable[[bytes], Transcript],
         read_screenshot: Callable[[bytes], Screenshot],
         config: AgentConfig,
+        hear_voice: Callable[[bytes], VoiceFeatures] | None = None,
     ) -> None:
         self.knowledge_base = knowledge_base
         self.conversations = conversations
@@ -113,6 +115,7 @@ class Agent:
         self.generator = generator
         self._transcribe = transcribe
         self._read_screenshot = read_screenshot
+        self._hear_voice = hear_voice  # the prosody of a voice message, for its tone (None: tone not read)
         self.config = config
         self._extractive = ExtractiveGenerator(config)  # answers when a model's reply fails verification
 
@@ -143,6 +146,10 @@ class Agent:
                 if heard.text
                 else NEUTRAL
             )
+        with clock.stage("voice_tone"):
+            voice = self._voice_tone(turn, earlier)
+            weight, agitated_at = self.config.voice_tone_weight, self.config.voice_agitated_at
+            sentiment = fuse_voice(sentiment, voice, weight=weight, agitated_at=agitated_at)
         with clock.stage("policy"):
             if with_person:
                 assert handoff is not None
@@ -162,6 +169,7 @@ class Agent:
             route=None if with_person else decision.route,  # a chat with a person is not an FAQ gap
             reason=decision.reason,
             image_png=heard.screenshot.png if heard.screenshot else None,
+            voice_tone=voice,
         )
         if decision.route is Route.HANDOFF and not with_person:
             summary = handoff_summary(
@@ -228,6 +236,7 @@ class Agent:
             language=heard.language,
             hits=tuple(result.hits),
             transcript=heard.transcript,
+            voice_tone=voice,
             ocr_text=heard.ocr_text,
             turn_id=stored.id if stored else None,
             timings_ms=clock.timings_ms,
@@ -254,6 +263,12 @@ class Agent:
         spoken = transcript.language if transcript and not turn.text.strip() else None
         language = turn.language or spoken or detect_language(text or ocr_text)
         return _Heard(text, ocr_text, language, transcript, screenshot)
+
+    def _voice_tone(self, turn: Turn, earlier: list[StoredMessage]) -> VoiceTone | None:
+        """The voice message's tone against the customer's earlier voice messages in this conversation."""
+        if not turn.audio or self._hear_voice is None:
+            return None
+        return judge(self._hear_voice(turn.audio), [m.voice_tone.features for m in earlier if m.voice_tone])
 
     def _generate(self, prompt: Prompt, clock: _Clock) -> collections.abc.Generator[ReplyDelta, None, _Generated]:
         """Stream the reply. A model's text is shown only as it passes verification (agent.grounding), sentence
