@@ -25,6 +25,7 @@ from agent.generators.base import Generator
 from agent.generators.extractive import ExtractiveGenerator
 from agent.grounding import ReplyVerifier, verification_note
 from agent.language import detect_language
+from agent.message_checks import check_language, check_message_text
 from agent.policy import History, decide, distinct_topics, topic_key
 from agent.prompts import ChatTurn, Prompt, build_prompt
 from agent.sentiment import SentimentAnalyzer, fuse, fuse_voice
@@ -39,7 +40,6 @@ from speech.types import Transcript, VoiceFeatures
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT_CHARS = 4_000  # a customer message longer than this is refused, not truncated silently
 CONTEXT_WORDS = 4  # a follow-up this short ("and abroad?") is searched together with the previous message
 MAX_OCR_QUERY_CHARS = 600  # screenshot text beyond this dilutes the query more than it helps
 
@@ -138,7 +138,7 @@ class Agent:
 
         with clock.stage("retrieve"):
             result = self._chosen_option(conversation, heard.text) or self.knowledge_base.search(
-                search_query(heard.text, heard.ocr_text, earlier)
+                search_query(heard.text, heard.ocr_text, earlier)[: self.knowledge_base.config.max_query_chars]
             )
         with clock.stage("sentiment"):
             sentiment = (
@@ -246,8 +246,8 @@ class Agent:
         """Check the turn, transcribe its audio, read its screenshot, and settle its language."""
         if not (turn.text.strip() or turn.audio or turn.image):
             raise AgentError("Please type a question, record a voice message or attach a screenshot.")
-        if len(turn.text) > MAX_TEXT_CHARS:
-            raise AgentError(f"That message is too long ({len(turn.text)} characters; the limit is {MAX_TEXT_CHARS}).")
+        check_message_text(turn.text, self.config.max_message_chars)
+        check_language(turn.language)
         transcript = screenshot = None
         if turn.audio:
             with clock.stage("transcribe"):
@@ -341,7 +341,8 @@ class Agent:
         earlier = [m for m in self.conversations.messages(session_id) if m.role == "customer"]
         if not earlier:
             return SearchResult("", [], False, 0.0, "the customer has not written anything yet")
-        return self.knowledge_base.search(search_query(earlier[-1].text, "", earlier[:-1]))
+        query = search_query(earlier[-1].text, "", earlier[:-1])
+        return self.knowledge_base.search(query[: self.knowledge_base.config.max_query_chars])
 
 
 _OPTION_NUMBER = re.compile(r"^\s*(?:#|no\.?\s*|option\s*|第)?\s*([1-9])\s*(?:个|項|项)?\s*[.)。]?\s*$", re.IGNORECASE)
@@ -349,7 +350,11 @@ NEUTRAL = Sentiment(SentimentLabel.NEUTRAL, 0.0, (), "no text")
 
 
 def search_query(text: str, ocr_text: str, earlier: list[StoredMessage]) -> str:
-    """What retrieval sees: the message, the screenshot's text, and the previous message for short follow-ups."""
+    """What retrieval sees: the message, the screenshot's text, and the previous message for short follow-ups.
+
+    The caller cuts it to retrieval's own query limit: a long message (up to max_message_chars) is accepted
+    whole and stored whole, and its first part is plenty to find the FAQ entry (embedders read ~256 tokens).
+    """
     parts = [text]
     if ocr_text:
         parts.append(ocr_text[:MAX_OCR_QUERY_CHARS])

@@ -80,6 +80,9 @@ class AgentConfig(BaseModel):
     voice_agitated_at: float = Field(
         0.5, ge=0, le=1, description="Voice agitation (0-1, against the customer's earlier voice) that counts as upset."
     )
+    max_message_chars: int = Field(
+        4_000, ge=1, description="Longest customer message, in characters (the API, the chat page and the pipeline)."
+    )
     max_image_bytes: int = Field(10_000_000, gt=0, description="Largest accepted screenshot upload, in bytes.")
     max_image_pixels: int = Field(40_000_000, gt=0, description="Largest accepted screenshot, in pixels.")
     ocr_engine: str = Field("rapidocr", description="OCR engine for screenshots: 'rapidocr'.")

@@ -47,8 +47,11 @@ from ui.api_models import (
 from ui.auth import User, UserStore
 from ui.errors import GENERIC
 from ui.login import request_user
+from ui.strict_form import strict_form_route
 
 log = logging.getLogger("findesk.api")
+# Message ids are 64-bit integers in the database; a larger after_id would overflow the query.
+AfterId = Annotated[int, Query(ge=0, le=2**63 - 1, description="Only messages newer than this id (for polling).")]
 NO_SESSION = "Unknown conversation or wrong X-Session-Token: send the session_token from the reply that started it."
 _STATUS = {
     EntryNotFound: 404, ConversationNotFound: 404, EntryExists: 409, VersionConflict: 409, HandoffStateError: 409,
@@ -122,9 +125,11 @@ def _ndjson(first: ReplyDelta | Reply, rest: Iterator[ReplyDelta | Reply], token
 
 
 def api_router(services: Services, users: UserStore) -> APIRouter:
-    router = APIRouter(prefix="/api")
-    agent_user, operator_user = Depends(_role("agent", users)), Depends(_role("operator", users))
     settings = services.settings
+    # Every multipart body is capped and its text fields checked as UTF-8 (ui/strict_form.py).
+    max_body = max(settings.agent.max_image_bytes + settings.speech.max_bytes, settings.retrieval.max_import_bytes)
+    router = APIRouter(prefix="/api", route_class=strict_form_route(max_body + 1_000_000))
+    agent_user, operator_user = Depends(_role("agent", users)), Depends(_role("operator", users))
 
     def customer_session(session_id: str, token: str | None) -> str:
         """The conversation if `token` is its secret; one 401 for unknown ids and wrong tokens alike."""
@@ -176,7 +181,7 @@ def api_router(services: Services, users: UserStore) -> APIRouter:
         return StreamingResponse(_ndjson(first, events, new_token), media_type="application/x-ndjson")
 
     @router.get("/chat/{session_id}/messages", tags=["chat"], response_model=list[CustomerMessageOut])
-    def chat_messages(session_id: str = own_session, after_id: int = 0) -> list[CustomerMessageOut]:
+    def chat_messages(session_id: str = own_session, after_id: AfterId = 0) -> list[CustomerMessageOut]:
         """The customer's own conversation (poll with after_id for human agents' replies)."""
         return [CustomerMessageOut.of(m) for m in services.conversations.messages(session_id, after_id=after_id)]
 
@@ -196,7 +201,7 @@ def api_router(services: Services, users: UserStore) -> APIRouter:
         return [handoff_out(h) for h in services.conversations.queue(tuple(status or ("waiting", "claimed")))]
 
     @router.get("/handoffs/{session_id}/messages", tags=["handoffs"], response_model=list[MessageOut])
-    def handoff_messages(session_id: str, after_id: int = 0, _user: User = agent_user) -> list[MessageOut]:
+    def handoff_messages(session_id: str, after_id: AfterId = 0, _user: User = agent_user) -> list[MessageOut]:
         return [MessageOut.model_validate(m) for m in services.conversations.messages(session_id, after_id=after_id)]
 
     @router.post("/handoffs/{session_id}/claim", tags=["handoffs"], response_model=HandoffOut)

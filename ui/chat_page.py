@@ -223,6 +223,8 @@ def build_chat_page(services: Services, uploads: Uploads, **blocks: Any) -> gr.B
                 file_types=[*IMAGE_TYPES, *AUDIO_TYPES],
                 file_count="multiple",
                 sources=["upload", "microphone"],
+                # Pasted text up to the message limit stays text (Gradio's default turns >1000 chars into a file).
+                max_plain_text_length=services.settings.agent.max_message_chars,
                 show_label=False,
                 scale=5,
                 elem_id="chat-input",
