@@ -27,10 +27,16 @@ def test_the_customers_usual_voice_reads_calm() -> None:
 
 
 def test_raised_pitch_loudness_and_effort_read_agitated_with_their_cues() -> None:
-    tone = judge(shifted(pitch_st=5.0, level_db=10.0, tilt_db=5.0, pitch_range_st=3.5), [USUAL, USUAL])
+    tone = judge(shifted(pitch_st=5.0, level_db=10.0, tilt_db=5.0, pitch_range_st=3.5), [USUAL] * 6)
     assert tone.agitation > 0.85
     assert set(tone.cues) == {"raised_pitch", "raised_loudness", "tense_voice", "wider_pitch_range"}
     assert tone.features == shifted(pitch_st=5.0, level_db=10.0, tilt_db=5.0, pitch_range_st=3.5)
+
+
+def test_a_short_baseline_is_trusted_less() -> None:
+    agitated = shifted(pitch_st=5.0, level_db=10.0, tilt_db=5.0, pitch_range_st=3.5)
+    readings = [judge(agitated, [USUAL] * n).agitation for n in (0, 1, 2, 6, 10)]
+    assert readings == sorted(readings) and readings[0] <= FIRST_READING_CAP < readings[2] < readings[-1]
 
 
 def test_loudness_alone_does_not_make_an_agitated_voice() -> None:
