@@ -27,7 +27,14 @@ from agent.conversations import ConversationNotFound, HandoffStateError
 from agent.errors import AgentError, GeneratorError
 from agent.services import Services
 from agent.types import Reply, ReplyDelta, Turn
-from retrieval.errors import EntryExists, EntryNotFound, ImportRejected, RetrievalError, VersionConflict
+from retrieval.errors import (
+    EntryExists,
+    EntryNotFound,
+    ImportRejected,
+    RetrievalError,
+    StoreUnavailable,
+    VersionConflict,
+)
 from speech.errors import SpeechError
 from ui.api_models import (
     AgentReplyIn,
@@ -44,14 +51,14 @@ from ui.api_models import (
     handoff_out,
 )
 from ui.auth import User, UserStore
-from ui.errors import GENERIC
+from ui.errors import GENERIC, customer_message
 from ui.login import request_user
 
 log = logging.getLogger("findesk.api")
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 _STATUS = {
     EntryNotFound: 404, ConversationNotFound: 404, EntryExists: 409, VersionConflict: 409, HandoffStateError: 409,
-    GeneratorError: 503,
+    GeneratorError: 503, StoreUnavailable: 503,
 }  # fmt: skip
 # Declares the scheme for /docs ("Authorize" button); the check itself is `request_user`.
 bearer = HTTPBearer(auto_error=False, description="A token from `findesk user token NAME`.")
@@ -62,8 +69,9 @@ def _status_for(error: Exception) -> int:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def user_error(_request: Request, error: Exception) -> JSONResponse:
-        body: dict[str, object] = {"error": str(error)}
+    async def user_error(request: Request, error: Exception) -> JSONResponse:
+        customer = request.url.path.startswith("/api/chat")
+        body: dict[str, object] = {"error": customer_message(error) if customer else str(error)}
         if isinstance(error, ImportRejected):
             body["problems"] = [{"line": p.line, "reason": p.reason} for p in error.problems]
         return JSONResponse(body, status_code=_status_for(error))
@@ -114,7 +122,8 @@ def _ndjson(first: ReplyDelta | Reply, rest: Iterator[ReplyDelta | Reply], langu
                 body = {"type": "reply", **ReplyOut.of(event).model_dump()}
                 yield (json.dumps(body, ensure_ascii=False) + "\n").encode()
     except (AgentError, RetrievalError, SpeechError) as error:
-        yield (json.dumps({"type": "error", "error": str(error)}, ensure_ascii=False) + "\n").encode()
+        body = {"type": "error", "error": customer_message(error, language)}
+        yield (json.dumps(body, ensure_ascii=False) + "\n").encode()
     except Exception:
         log.exception("chat stream failed")
         yield (json.dumps({"type": "error", "error": GENERIC["en"]}) + "\n").encode()

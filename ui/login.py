@@ -18,6 +18,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from retrieval.errors import StoreUnavailable
 from ui.auth import SESSION_HOURS, AuthError, User, UserStore
 
 COOKIE = "findesk_session"
@@ -68,7 +69,14 @@ class StaffGate:
             for prefix, role in STAFF_PAGES.items():
                 if path == prefix or path.startswith(prefix + "/"):
                     request = Request(scope)
-                    user = request_user(request, self.users)
+                    try:
+                        user = request_user(request, self.users)
+                    except StoreUnavailable as error:  # staff see why their page is not there
+                        if scope["type"] == "websocket":
+                            await send({"type": "websocket.close", "code": 1011})  # server error
+                        else:
+                            await JSONResponse({"error": str(error)}, status_code=503)(scope, receive, send)
+                        return
                     if user is None or user.role != role:
                         if scope["type"] == "websocket":
                             await send({"type": "websocket.close", "code": 1008})  # policy violation
