@@ -7,7 +7,10 @@ store a card number by forgetting to redact it first.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import json
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +37,8 @@ conv_sessions = sa.Table(
     sa.Column("session_id", sa.Text, primary_key=True),
     sa.Column("started_at", sa.Text),
     sa.Column("language", sa.Text),
+    # sha256 of the customer's secret session token (issue #9, migration 0003); NULL: no outside access.
+    sa.Column("token_hash", sa.Text),
 )
 conv_messages = sa.Table(
     "conv_messages",
@@ -148,6 +153,27 @@ class ConversationStore:
         if language:
             where = conv_sessions.c.session_id == session_id
             conn.execute(sa.update(conv_sessions).where(where).values(language=language))
+
+    def open_session(self, *, language: str = "") -> tuple[str, str]:
+        """A new conversation for an outside caller: (session id, secret token). Only the token's hash is kept.
+
+        Both are server-made random strings (128 and 256 bits), so ids cannot be guessed or chosen by a client,
+        and knowing an id (it appears in the agent desk and in logs) is not enough to read or write.
+        """
+        session_id, token = secrets.token_hex(16), secrets.token_urlsafe(32)
+        new = {"session_id": session_id, "started_at": _now(), "language": language, "token_hash": _digest(token)}
+        with self.db.write() as conn:
+            conn.execute(sa.insert(conv_sessions).values(new))
+        return session_id, token
+
+    def token_matches(self, session_id: str, token: str | None) -> bool:
+        """Whether `token` is the conversation's secret; False for unknown ids and token-less conversations."""
+        if not token:
+            return False
+        with self.db.read() as conn:
+            query = sa.select(conv_sessions.c.token_hash).where(conv_sessions.c.session_id == session_id)
+            stored = conn.execute(query).scalar()
+        return stored is not None and hmac.compare_digest(stored, _digest(token))
 
     def exists(self, session_id: str) -> bool:
         with self.db.read() as conn:
@@ -334,6 +360,10 @@ class ConversationStore:
                 )
             )
         return handoffs
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _sentiment_json(sentiment: Sentiment) -> str:

@@ -26,8 +26,9 @@ from retrieval.database import Database
 from retrieval.errors import StoreUnavailable
 from retrieval.knowledge_base import KnowledgeBase
 from speech.audio import decode_audio
+from speech.prosody import voice_features
 from speech.transcriber import Transcriber, load_transcriber
-from speech.types import Transcript
+from speech.types import Transcript, VoiceFeatures
 
 log = logging.getLogger("findesk.services")
 
@@ -98,6 +99,7 @@ class Services:
                 transcribe=self.transcribe,
                 read_screenshot=self.read_screenshot,
                 config=self.settings.agent,
+                hear_voice=self.hear_voice,
             )
 
     def transcribe(self, audio: bytes | tuple[int, np.ndarray]) -> Transcript:
@@ -105,6 +107,15 @@ class Services:
         config = self.settings.speech
         clip = decode_audio(audio, max_duration_s=config.max_duration_s, max_bytes=config.max_bytes)
         return self.transcriber.transcribe(clip)
+
+    def hear_voice(self, audio: bytes | tuple[int, np.ndarray]) -> VoiceFeatures:
+        """The voice message's prosody, from the recording as it arrived (its gain is part of the evidence).
+
+        It decodes the upload a second time (a few ms for a voice message) to keep transcription untouched.
+        """
+        config = self.settings.speech
+        clip = decode_audio(audio, max_duration_s=config.max_duration_s, max_bytes=config.max_bytes)
+        return voice_features(clip.samples)
 
     def read_screenshot(self, image: bytes) -> Screenshot:
         return read_screenshot(image, self.settings.agent, self.ocr)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 from sqlalchemy.engine import make_url
 
@@ -70,6 +70,19 @@ class AgentConfig(BaseModel):
     sentiment_fusion_weight: float = Field(
         0.3, ge=0, le=1, description="Share given to a VLM/server model's own reading of the customer's tone."
     )
+    voice_tone_weight: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of an agitated voice in a voice message's sentiment (agent/sentiment/voice_fusion.py); "
+        "0 keeps the words' reading (the tone is still shown to agents).",
+    )
+    voice_agitated_at: float = Field(
+        0.5, ge=0, le=1, description="Voice agitation (0-1, against the customer's earlier voice) that counts as upset."
+    )
+    max_message_chars: int = Field(
+        4_000, ge=1, description="Longest customer message, in characters (the API, the chat page and the pipeline)."
+    )
     max_image_bytes: int = Field(10_000_000, gt=0, description="Largest accepted screenshot upload, in bytes.")
     max_image_pixels: int = Field(40_000_000, gt=0, description="Largest accepted screenshot, in pixels.")
     ocr_engine: str = Field("rapidocr", description="OCR engine for screenshots: 'rapidocr'.")
@@ -95,6 +108,43 @@ class AgentConfig(BaseModel):
     clarify_margin: float = Field(
         0.0, ge=0, description="Offer choices when the top two topics differ by less than this fused score (0: never)."
     )
+
+
+def _rate(value: str) -> str:
+    """A rate such as "20/minute" or "5 per 10 minutes" (the `limits` package's notation), checked at load."""
+    from limits import parse
+
+    try:
+        parse(value)
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not a rate; write it like '20/minute' or '3 per 10 minutes'") from error
+    return value
+
+
+Rate = Annotated[str, AfterValidator(_rate)]
+
+
+class SecurityConfig(BaseModel):
+    """Sign-in throttling, token lifetimes and rate limits on anonymous requests (FINDESK_SECURITY__*).
+
+    Counts are per client address as the server sees it: behind a reverse proxy, let uvicorn trust its
+    X-Forwarded-For (`--forwarded-allow-ips`), or every customer shares the proxy's address.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_token_days: int = Field(90, ge=1, description="API tokens (`findesk user token`) expire after this many days.")
+    login_window_s: int = Field(900, ge=1, description="Failed sign-ins are counted over this many seconds.")
+    login_failures_per_account: int = Field(
+        5, ge=1, description="Refuse (429) sign-ins to an account after this many failures in the window."
+    )
+    login_failures_per_address: int = Field(
+        20, ge=1, description="Refuse (429) sign-ins from a client address after this many failures in the window."
+    )
+    chat_turns_per_session: Rate = Field("20/minute", description="Customer turns one conversation may send.")
+    chat_turns_per_address: Rate = Field("60/minute", description="Customer turns one client address may send.")
+    handoffs_per_session: Rate = Field("3/hour", description="'Talk to a person' requests per conversation.")
+    handoffs_per_address: Rate = Field("20/hour", description="'Talk to a person' requests per client address.")
 
 
 class WebConfig(BaseModel):
@@ -150,6 +200,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     speech: SpeechConfig = Field(default_factory=SpeechConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
     web: WebConfig = Field(default_factory=WebConfig)
 
     @classmethod

@@ -32,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from itertools import cycle
 from pathlib import Path
 
@@ -102,7 +101,7 @@ Result = tuple[float, bool, str, str]  # seconds, ok, session id, question
 def session_worker(urls: cycle[str], pool: list[str], stop_at: float, max_requests: int, out: list[Result],
                    lock: threading.Lock, seed: int) -> None:  # fmt: skip
     rng = random.Random(seed)
-    session_id = uuid.uuid4().hex
+    conversation: dict[str, str] = {}  # the server opens it on the first turn; later turns send its token
     with httpx.Client(timeout=120) as client:
         for _ in range(max_requests):
             if time.monotonic() >= stop_at:
@@ -112,12 +111,17 @@ def session_worker(urls: cycle[str], pool: list[str], stop_at: float, max_reques
             question = rng.choice(pool)
             started = time.perf_counter()
             try:
-                response = client.post(f"{url}/api/chat", data={"session_id": session_id, "text": question})
+                data = {"text": question, **({"session_id": conversation["id"]} if conversation else {})}
+                headers = {"X-Session-Token": conversation["token"]} if conversation else {}
+                response = client.post(f"{url}/api/chat", data=data, headers=headers)
                 ok = response.status_code == 200 and "route" in response.json()
+                if ok and not conversation:
+                    reply = response.json()
+                    conversation = {"id": reply["session_id"], "token": reply["session_token"]}
             except (httpx.HTTPError, ValueError):
                 ok = False
             with lock:
-                out.append((time.perf_counter() - started, ok, session_id, question))
+                out.append((time.perf_counter() - started, ok, conversation.get("id", ""), question))
 
 
 def percentile(values: list[float], q: float) -> float:

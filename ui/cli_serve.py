@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import logging
@@ -24,9 +25,10 @@ err = Console(stderr=True)
 @contextmanager
 def _users(data_dir: Path | None) -> Iterator[UserStore]:
     """The staff users in the configured database; a database that cannot be opened ends the command."""
+    settings = load_settings(data_dir=data_dir)
     try:
-        with closing(load_settings(data_dir=data_dir).open_database()) as db:
-            yield UserStore(db)
+        with closing(settings.open_database()) as db:
+            yield UserStore.configured(db, settings.security)
     except DatabaseUnavailable as error:
         err.print(f"[red]{error}", highlight=False)
         raise typer.Exit(1) from error
@@ -109,14 +111,45 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             err.print("No users yet: `findesk user add NAME --role agent|operator`.")
 
     @user_app.command("token")
-    def user_token(name: str, data_dir: DataDir = None) -> None:
-        """Create an API token for the user and print it (only once: just its hash is kept)."""
+    def user_token(
+        name: str,
+        revoke: Annotated[str | None, typer.Option(help="Revoke the token with this id (see `tokens`).")] = None,
+        data_dir: DataDir = None,
+    ) -> None:
+        """Create an API token for the user and print it (only once: just its hash is kept), or revoke one."""
         try:
             with _users(data_dir) as users:
-                print(users.issue_token(name))
+                if revoke:
+                    users.revoke_id(name, revoke)
+                    err.print(f"Revoked {name}'s token {revoke}.")
+                    return
+                token = users.issue_token(name)
+                info = users.token_info(token)
         except AuthError as error:
             err.print(f"[red]{error}")
             raise typer.Exit(1) from error
+        assert info is not None
+        print(token)
+        err.print(f"Token {info.id} for {name}, valid until {info.expires_at}; revoke it with "
+                  f"`findesk user token {name} --revoke {info.id}`.")  # fmt: skip
+
+    @user_app.command("tokens")
+    def user_tokens(
+        name: str, data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json")] = False
+    ) -> None:
+        """List the user's API tokens and browser sessions: id, created, expires, last used (never the token)."""
+        try:
+            with _users(data_dir) as users:
+                tokens = users.tokens(name)
+        except AuthError as error:
+            err.print(f"[red]{error}")
+            raise typer.Exit(1) from error
+        if as_json:
+            print(json.dumps({"tokens": [dataclasses.asdict(t) for t in tokens]}))
+            return
+        print("id\tkind\tcreated\texpires\tlast used")
+        for t in tokens:
+            print(f"{t.id}\t{t.kind}\t{t.created_at}\t{t.expires_at or 'never'}\t{t.last_used_at or 'never'}")
 
     @user_app.command("remove")
     def user_remove(name: str, data_dir: DataDir = None) -> None:

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from agent.conversations import ConversationNotFound, ConversationStore, HandoffStateError
 from agent.errors import AgentError
@@ -173,3 +174,26 @@ def test_two_replicas_claiming_at_once_get_exactly_one_winner(database_url: str)
     finally:
         first.db.close()
         second.db.close()
+
+
+def test_open_session_makes_a_random_id_and_keeps_only_the_tokens_hash(store: ConversationStore) -> None:
+    session, token = store.open_session(language="en")
+    other, other_token = store.open_session()
+    assert session != other and len(session) == 32 and token != other_token
+    assert store.token_matches(session, token) and not store.token_matches(session, other_token)
+    assert not store.token_matches(session, "") and not store.token_matches("unknown", token)
+    with store.db.read() as conn:
+        stored = conn.execute(sa.text("SELECT session_id, token_hash FROM conv_sessions")).all()
+    assert token not in str(stored) and all(h for s, h in stored if s in (session, other))
+
+
+def test_a_database_from_before_session_tokens_keeps_its_old_chats_closed(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    shutil.copy(LEGACY_DB, path)  # made by FinDesk 0.1, before session tokens
+    store = ConversationStore(path)
+    try:
+        assert store.exists("s1") and not store.token_matches("s1", "anything")  # NULL matches no token
+        session, token = store.open_session()
+        assert store.token_matches(session, token)
+    finally:
+        store.close()

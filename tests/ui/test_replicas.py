@@ -39,9 +39,35 @@ class Replica:
     process: subprocess.Popen
     log: Path
 
-    def chat(self, text: str, session_id: str | None = None, timeout: float = 60) -> httpx.Response:
-        data = {"text": text, **({"session_id": session_id} if session_id else {})}
-        return httpx.post(f"{self.url}/api/chat", data=data, timeout=timeout)
+    def chat(self, text: str, conversation: Conversation | None = None, timeout: float = 60) -> httpx.Response:
+        """A customer's turn: a new conversation, or the given one (any replica may serve any turn)."""
+        if conversation is None:
+            return httpx.post(f"{self.url}/api/chat", data={"text": text}, timeout=timeout)
+        data = {"text": text, "session_id": conversation.id}
+        return httpx.post(f"{self.url}/api/chat", data=data, headers=conversation.headers, timeout=timeout)
+
+    def start(self, text: str) -> Conversation:
+        reply = self.chat(text)
+        assert reply.status_code == 200, reply.text
+        return Conversation(reply.json()["session_id"], reply.json()["session_token"])
+
+    def customer_get(self, path: str, conversation: Conversation) -> httpx.Response:
+        return httpx.get(f"{self.url}/api/chat/{conversation.id}{path}", headers=conversation.headers, timeout=30)
+
+    def customer_post(self, path: str, conversation: Conversation) -> httpx.Response:
+        return httpx.post(f"{self.url}/api/chat/{conversation.id}{path}", headers=conversation.headers, timeout=30)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """The server-issued conversation id and the secret a customer sends with every later call."""
+
+    id: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"X-Session-Token": self.token}
 
 
 @dataclass
@@ -148,9 +174,9 @@ def test_an_edit_with_a_stale_version_is_refused_across_replicas(desk: Desk) -> 
 
 
 def test_a_handoff_made_on_one_replica_is_claimed_on_the_other(desk: Desk) -> None:
-    session = uuid.uuid4().hex
-    assert desk.a.chat("My card was stolen", session_id=session).status_code == 200
-    asked = httpx.post(f"{desk.a.url}/api/chat/{session}/handoff", timeout=30)
+    conversation = desk.a.start("My card was stolen")
+    session = conversation.id
+    asked = desk.a.customer_post("/handoff", conversation)
     assert asked.json()["status"] == "waiting"
     queue = httpx.get(f"{desk.b.url}/api/handoffs", headers=desk.auth("alice"), timeout=30).json()
     assert session in [h["session_id"] for h in queue]
@@ -160,8 +186,9 @@ def test_a_handoff_made_on_one_replica_is_claimed_on_the_other(desk: Desk) -> No
 
 def test_two_agents_claiming_at_once_on_two_replicas_get_one_winner_and_a_409(desk: Desk) -> None:
     for _ in range(5):
-        session = uuid.uuid4().hex
-        httpx.post(f"{desk.a.url}/api/chat/{session}/handoff", timeout=30).raise_for_status()
+        conversation = desk.a.start("I want to talk to a person")
+        session = conversation.id
+        desk.a.customer_post("/handoff", conversation).raise_for_status()
         codes = claim_at_once(desk, session, [(desk.a, "alice"), (desk.b, "bob")])
         assert sorted(codes.values()) == [200, 409], codes
         winner = next(agent for agent, code in codes.items() if code == 200)
@@ -188,23 +215,22 @@ def claim_at_once(desk: Desk, session: str, claims: list[tuple[Replica, str]]) -
 
 
 def test_an_agents_reply_on_one_replica_reaches_the_customer_polling_the_other(desk: Desk) -> None:
-    session = uuid.uuid4().hex
-    httpx.post(f"{desk.b.url}/api/chat/{session}/handoff", timeout=30).raise_for_status()
-    url = f"{desk.a.url}/api/handoffs/{session}/reply"
+    conversation = desk.b.start("My transfer hasn't arrived")
+    desk.b.customer_post("/handoff", conversation).raise_for_status()
+    url = f"{desk.a.url}/api/handoffs/{conversation.id}/reply"
     text = "Hi, I'm Alice. I've frozen the card."
     sent = httpx.post(url, json={"text": text}, headers=desk.auth("alice"), timeout=30)
     assert sent.status_code == 200, sent.text
-    polled = httpx.get(f"{desk.b.url}/api/chat/{session}/messages", timeout=30).json()
+    polled = desk.b.customer_get("/messages", conversation).json()
     assert [(m["role"], m["author"], m["text"]) for m in polled if m["role"] == "agent"] == [("agent", "alice", text)]
 
 
 def test_postgresql_down_for_10_s_gives_clear_errors_and_everything_recovers(desk: Desk, postgres: Cluster) -> None:
-    session = uuid.uuid4().hex
-    assert desk.a.chat("How do I reset my password?", session_id=session).status_code == 200
+    conversation = desk.a.start("How do I reset my password?")
     postgres.stop()
     stopped = time.monotonic()
     try:
-        turn = desk.a.chat("How do I reset my password?", session_id=session)
+        turn = desk.a.chat("How do I reset my password?", conversation)
         assert turn.status_code == 503 and "having trouble" in turn.json()["error"], turn.text  # no host names
         staff = httpx.get(f"{desk.b.url}/api/handoffs", headers=desk.auth("alice"), timeout=30)
         assert staff.status_code == 503 and "database" in staff.json()["error"], staff.text  # staff see why
@@ -216,11 +242,11 @@ def test_postgresql_down_for_10_s_gives_clear_errors_and_everything_recovers(des
         postgres.start()
     for replica in (desk.a, desk.b):  # no restart: the pools drop the dead connections by themselves
         deadline = time.monotonic() + 30
-        while (code := replica.chat("How do I reset my password?", session_id=session).status_code) != 200:
+        while (code := replica.chat("How do I reset my password?", conversation).status_code) != 200:
             assert time.monotonic() < deadline, f"{replica.url} still answers {code}"
             time.sleep(0.5)
         assert httpx.get(f"{replica.url}/readyz", timeout=30).status_code == 200
-    customer = [m["text"] for m in httpx.get(f"{desk.a.url}/api/chat/{session}/messages", timeout=30).json()]
+    customer = [m["text"] for m in desk.a.customer_get("/messages", conversation).json()]
     assert customer.count("How do I reset my password?") >= 3  # before, and after on each replica
 
 
@@ -228,14 +254,15 @@ def test_kill_9_mid_turns_and_mid_import_loses_nothing_committed(desk: Desk, tmp
     bulk = tmp_path / "bulk.jsonl"
     rows = [{"id": f"bulk-{i}", "question": f"Bulk question number {i}?", "answer": "A."} for i in range(1500)]
     bulk.write_text("\n".join(json.dumps(r) for r in rows))
-    answered: list[tuple[str, str]] = []  # (session, text) of turns replica b confirmed before it died
+    answered: list[tuple[Conversation, str]] = []  # turns replica b confirmed before it died
 
     def turns() -> None:
         for n in range(200):
-            session, text = uuid.uuid4().hex, f"Where is my card? ({n})"
+            text = f"Where is my card? ({n})"
             try:
-                if desk.b.chat(text, session_id=session, timeout=10).status_code == 200:
-                    answered.append((session, text))
+                reply = desk.b.chat(text, timeout=10)
+                if reply.status_code == 200:
+                    answered.append((Conversation(reply.json()["session_id"], reply.json()["session_token"]), text))
             except httpx.TransportError:
                 return
 
@@ -257,8 +284,8 @@ def test_kill_9_mid_turns_and_mid_import_loses_nothing_committed(desk: Desk, tmp
         worker.join(timeout=60)
 
     assert desk.a.chat("How do I reset my password?").status_code == 200  # the other replica keeps answering
-    for session, text in answered:  # every turn b confirmed is in the shared log, question and answer
-        messages = httpx.get(f"{desk.a.url}/api/chat/{session}/messages", timeout=30).json()
+    for conversation, text in answered:  # every turn b confirmed is in the shared log, question and answer
+        messages = desk.a.customer_get("/messages", conversation).json()
         assert [m["text"] for m in messages if m["role"] == "customer"] == [text]
         assert any(m["role"] == "assistant" for m in messages)
     db = open_database(database_url(desk.db_url, tmp_path))
