@@ -91,6 +91,9 @@ def start_replica(tmp: Path, name: str, db_url: str) -> Replica:
         "FINDESK_DATA_DIR": str(tmp / name),  # this replica's own index files
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
+        # Every simulated customer comes from 127.0.0.1: lift the per-address limits (tested in test_security).
+        "FINDESK_SECURITY__CHAT_TURNS_PER_ADDRESS": "100000/minute",
+        "FINDESK_SECURITY__HANDOFFS_PER_ADDRESS": "100000/hour",
     }
     command = [sys.executable, "-c", "from ui.cli import main; main()", "serve", "--port", str(port), "--no-warm-up"]
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
