@@ -29,7 +29,8 @@ def _chat_over_the_queue(live_app: LiveApp, text: str) -> str:
 
 
 def test_deep_links_cannot_write_a_conversation_to_disk(live_app: LiveApp) -> None:
-    secret = "my card 4111 1111 1111 1111 was stolen"
+    marker = uuid.uuid4().hex  # this run's words, told apart from anything else in Gradio's shared folder
+    secret = f"my card 4111 1111 1111 1111 was stolen, {marker}"
     session_hash = _chat_over_the_queue(live_app, secret)
     deep_links = Path(get_upload_folder()) / "deep_links"
     before = set(deep_links.rglob("state.json")) if deep_links.exists() else set()
@@ -41,7 +42,7 @@ def test_deep_links_cannot_write_a_conversation_to_disk(live_app: LiveApp) -> No
         assert response.status_code == 404, (page, response.text)
     after = set(deep_links.rglob("state.json")) if deep_links.exists() else set()
     assert after == before
-    assert not any("4111" in path.read_text(errors="ignore") for path in after)
+    assert not any(marker in path.read_text(errors="ignore") for path in after)
 
 
 def test_a_reply_quoting_the_faq_keeps_the_banks_hotline_but_not_the_customers_number(live_app: LiveApp) -> None:
