@@ -21,6 +21,7 @@ from agent.services import Services
 from agent.types import Reply, ReplyDelta, Turn
 from ui.errors import user_message
 from ui.i18n import MOOD_ICONS, language_of, route_label, text
+from ui.safe_html import markdown_html, text_html
 from ui.uploads import AUDIO_TYPES, IMAGE_TYPES, UploadRefused, Uploads
 
 POLL_SECONDS = 2.0  # how soon a human agent's reply shows up once the conversation is handed over
@@ -45,7 +46,7 @@ def reply_details(reply: Reply) -> dict[str, Any]:
     mood = f"{MOOD_ICONS.get(str(reply.sentiment.label), '')} {text(lang, 'mood')} {reply.sentiment.score:+.2f}"
     log = f"{route_label(lang, str(reply.route))} · {mood}"
     if reply.citations:
-        body = "\n".join(f"[{c.n}] {c.question}" for c in reply.citations)
+        body = text_html("\n".join(f"[{c.n}] {c.question}" for c in reply.citations))
         title = text(lang, "sources").format(n=len(reply.citations))
     else:
         body, title = text(lang, "no_sources"), text(lang, "details")
@@ -55,7 +56,7 @@ def reply_details(reply: Reply) -> dict[str, Any]:
 def _user_bubble(words: str, has_image: bool, has_audio: bool, lang: str) -> str:
     marks = [text(lang, "voice")] if has_audio else []
     marks += [text(lang, "screenshot")] if has_image else []
-    return "\n\n".join(part for part in (words, " · ".join(marks)) if part)
+    return text_html("\n\n".join(part for part in (words, " · ".join(marks)) if part))
 
 
 class ChatHandlers:
@@ -84,7 +85,7 @@ class ChatHandlers:
         try:
             image, audio = self._read_files(message.get("files") or [], state.language, request)
         except UploadRefused as refused:
-            history.append({"role": "assistant", "content": str(refused)})
+            history.append({"role": "assistant", "content": text_html(str(refused))})
             yield history, gr.MultimodalTextbox(value=None, interactive=True), state, gr.skip(), gr.skip()
             return
         if not (words or image or audio):
@@ -99,15 +100,17 @@ class ChatHandlers:
         yield history, gr.MultimodalTextbox(value=None, interactive=False), state, gr.Timer(active=False), gr.skip()
 
         turn = Turn(session_id=state.session_id, text=words, image=image, audio=audio)
+        written = ""
         try:
             for event in self.services.agent.stream(turn):
                 if isinstance(event, ReplyDelta):
-                    history[-1] = {"role": "assistant", "content": history[-1]["content"] + event.text}
+                    written += event.text
+                    history[-1] = {"role": "assistant", "content": markdown_html(written)}
                     yield history, gr.skip(), state, gr.skip(), gr.skip()
                     continue
                 state = self._finish_reply(event, history, user_index, words, state)
         except Exception as error:  # translated at this edge: user errors as is, bugs logged and hidden
-            history[-1] = {"role": "assistant", "content": user_message(error, state.language)}
+            history[-1] = {"role": "assistant", "content": text_html(user_message(error, state.language))}
         yield (
             history,
             gr.MultimodalTextbox(value=None, interactive=True, placeholder=text(state.language, "placeholder")),
@@ -122,9 +125,9 @@ class ChatHandlers:
         if reply.transcript is not None and not words:
             # Show the customer what we heard, so a misheard question is easy to spot.
             bubble = f"{text(reply.language, 'voice')}: “{reply.transcript.text.strip()}”"
-            history[user_index] = {"role": "user", "content": bubble}
+            history[user_index] = {"role": "user", "content": text_html(bubble)}
         if reply.text:
-            history[-1] = {"role": "assistant", "content": reply.text}
+            history[-1] = {"role": "assistant", "content": markdown_html(reply.text)}
         else:
             history.pop()
         history.append(reply_details(reply))
@@ -138,7 +141,7 @@ class ChatHandlers:
         try:
             self.services.agent.request_human(state.session_id)
         except Exception as error:
-            history.append({"role": "assistant", "content": user_message(error, state.language)})
+            history.append({"role": "assistant", "content": text_html(user_message(error, state.language))})
             return history, state, gr.skip()
         state = replace(state, handed_over=True)
         history, state = self._append_staff_messages(history, state)
@@ -165,10 +168,10 @@ class ChatHandlers:
         messages = self.services.conversations.messages(state.session_id, after_id=state.last_seen_id)
         for message in messages:
             if message.role == "agent":
-                heading = text(state.language, "agent_says").format(agent=message.author or "Agent")
-                history.append({"role": "assistant", "content": f"{heading}\n\n{message.text}"})
+                heading = text(state.language, "agent_says").format(agent=text_html(message.author or "Agent"))
+                history.append({"role": "assistant", "content": f"{heading}<br><br>\n{text_html(message.text)}"})
             elif message.role == "system":
-                history.append({"role": "assistant", "content": message.text})
+                history.append({"role": "assistant", "content": text_html(message.text)})
         last = max((m.id for m in messages), default=state.last_seen_id)
         return history, replace(state, last_seen_id=last)
 
@@ -197,7 +200,9 @@ def build_chat_page(services: Services, uploads: Uploads, **blocks: Any) -> gr.B
     with gr.Blocks(title="FinDesk · customer help", fill_height=True, **blocks) as page:
         state = gr.State(None)
         title = gr.Markdown(text("en", "title"))
-        chatbot = gr.Chatbot(label="FinDesk", height=520, elem_id="chat", buttons=["copy"], feedback_options=None)
+        # render_markdown=False: messages arrive as safe HTML (ui.safe_html), never through Gradio's Markdown.
+        chatbot = gr.Chatbot(label="FinDesk", height=520, elem_id="chat", buttons=["copy"], feedback_options=None,
+                             render_markdown=False)  # fmt: skip
         with gr.Row(equal_height=True):
             textbox = gr.MultimodalTextbox(
                 placeholder=text("en", "placeholder"),
