@@ -16,6 +16,7 @@ import gradio as gr
 
 from agent.conversations import Handoff, StoredMessage
 from agent.services import Services
+from agent.types import VoiceTone
 from ui.auth import UserStore
 from ui.errors import as_gradio_error
 from ui.i18n import MOOD_ICONS
@@ -75,7 +76,9 @@ def transcript_messages(messages: list[StoredMessage]) -> list[dict[str, str]]:
                 cues = f" · {', '.join(m.sentiment.cues)}" if m.sentiment.cues else ""
                 icon = MOOD_ICONS.get(str(m.sentiment.label), "")
                 mood = f"{icon} {m.sentiment.label} {m.sentiment.score:+.2f}{cues}"
-            note = " · ".join(part for part in (mood, m.route or "", "📎 screenshot" if m.has_image else "") if part)
+            voice = _voice_note(m.voice_tone) if m.voice_tone is not None else ""
+            parts = (mood, voice, m.route or "", "📎 screenshot" if m.has_image else "")
+            note = " · ".join(part for part in parts if part)
             said = text_html(m.text)
             shown.append({"role": "user", "content": f"{said}<br><br>\n<em>{text_html(note)}</em>" if note else said})
         elif m.role == "agent":
@@ -99,6 +102,13 @@ def summary_html(handoff: Handoff | None) -> str:
         f"<p><strong>{text_html(handoff.status)}</strong>{by} · priority {handoff.priority} · "
         f"{text_html(handoff.reason)}</p><blockquote>{text_html(handoff.summary)}</blockquote>"
     )
+
+
+def _voice_note(tone: VoiceTone) -> str:
+    """How the voice sounded: agitation against the customer's earlier voice messages, and why."""
+    basis = f"vs {tone.baseline_clips} earlier" if tone.baseline_clips else "first voice message, cautious"
+    cues = f": {', '.join(cue.replace('_', ' ') for cue in tone.cues)}" if tone.cues else ""
+    return f"🎙 voice agitation {tone.agitation:.2f} ({basis}){cues}"
 
 
 def screenshots_html(services: Services, messages: list[StoredMessage]) -> str:
