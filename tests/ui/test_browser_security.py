@@ -8,6 +8,7 @@ keep working under the Content-Security-Policy without contacting anything but F
 from __future__ import annotations
 
 import random
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -75,6 +76,7 @@ def test_customer_payloads_are_inert_in_chat_desk_summary_and_queue(browser, ser
     foreign = _watch(customer, server)
     _ask(customer, _payload(attacker, marker))
     customer.locator("#chat").get_by_text(marker, exact=False).first.wait_for(timeout=WAIT_MS)
+    customer.locator("#chat").get_by_text(re.compile("Sources|Details")).first.wait_for(timeout=WAIT_MS)  # replied
     customer.click("#talk-to-person")
     _wait_for_reply(customer, "reply here")
     customer.locator("#chat").get_by_text('<input type="password"', exact=False).first.wait_for(timeout=WAIT_MS)
@@ -82,7 +84,8 @@ def test_customer_payloads_are_inert_in_chat_desk_summary_and_queue(browser, ser
 
     desk = _login(browser, server, "/desk/", "alice")
     foreign += _watch(desk, server)
-    desk.get_by_text(marker, exact=False).first.wait_for(timeout=WAIT_MS)  # the queue shows the customer's words
+    # The queue table holds the customer's words (maybe scrolled out of view when the queue is long).
+    desk.get_by_text(marker, exact=False).first.wait_for(state="attached", timeout=WAIT_MS)
     desk.locator("#desk-picker input").click()
     desk.get_by_role("option").filter(has_text=marker).first.click()
     desk.locator("#desk-transcript").get_by_text(marker, exact=False).first.wait_for(timeout=WAIT_MS)
