@@ -22,8 +22,9 @@ from agent.services import Services
 from agent.types import Reply, ReplyDelta, Turn
 from ui.errors import user_message
 from ui.i18n import MOOD_ICONS, language_of, route_label, text
+from ui.rate_limits import RateLimited, RateLimits
 from ui.safe_html import markdown_html, text_html
-from ui.uploads import AUDIO_TYPES, IMAGE_TYPES, UploadRefused, Uploads
+from ui.uploads import AUDIO_TYPES, IMAGE_TYPES, UploadRefused, Uploads, client_of
 
 POLL_SECONDS = 2.0  # how soon a human agent's reply shows up once the conversation is handed over
 
@@ -58,6 +59,10 @@ def reply_details(reply: Reply) -> dict[str, Any]:
     return {"role": "assistant", "content": body, "metadata": {"title": title, "log": log, "status": "done"}}
 
 
+def _slow_down(limited: RateLimited, lang: str) -> str:
+    return text_html(text(lang, "slow_down_" + limited.action).format(seconds=limited.retry_after_s))
+
+
 def _user_bubble(words: str, has_image: bool, has_audio: bool, lang: str) -> str:
     marks = [text(lang, "voice")] if has_audio else []
     marks += [text(lang, "screenshot")] if has_image else []
@@ -67,9 +72,10 @@ def _user_bubble(words: str, has_image: bool, has_audio: bool, lang: str) -> str
 class ChatHandlers:
     """The page's event handlers, kept apart from the layout so tests can call them directly."""
 
-    def __init__(self, services: Services, uploads: Uploads) -> None:
+    def __init__(self, services: Services, uploads: Uploads, limits: RateLimits | None = None) -> None:
         self.services = services
         self.uploads = uploads
+        self.limits = limits or RateLimits(services.settings.security)
         limits = services.settings
         self.max_image_bytes = limits.agent.max_image_bytes
         self.max_audio_bytes = limits.speech.max_bytes
@@ -96,6 +102,12 @@ class ChatHandlers:
         if not (words or image or audio):
             yield history, gr.skip(), state, gr.skip(), gr.skip()
             return
+        try:
+            self.limits.hit("chat_turn", session_id=state.session_id, address=client_of(request))
+        except RateLimited as limited:  # the typed text stays in the box, to send once the wait is over
+            history.append({"role": "assistant", "content": _slow_down(limited, state.language)})
+            yield history, gr.skip(), state, gr.skip(), gr.skip()
+            return
         history.append(
             {"role": "user", "content": _user_bubble(words, image is not None, audio is not None, state.language)}
         )
@@ -106,7 +118,7 @@ class ChatHandlers:
 
         written = ""
         try:
-            state = self._own(state)
+            state = self._own(state, "chat_turn")
             turn = Turn(session_id=state.session_id, text=words, image=image, audio=audio)
             for event in self.services.agent.stream(turn):
                 if isinstance(event, ReplyDelta):
@@ -140,12 +152,19 @@ class ChatHandlers:
         handed = state.handed_over or str(reply.route) == "handoff"
         return replace(state, language=language_of(reply.language), handed_over=handed)
 
-    def talk_to_person(self, history: list[dict[str, Any]] | None, state: ChatState | None) -> tuple[Any, ...]:
+    def talk_to_person(
+        self, history: list[dict[str, Any]] | None, state: ChatState | None, request: gr.Request | None = None
+    ) -> tuple[Any, ...]:
         """The always-visible button: queue the conversation for a human; returns (chatbot, state, timer)."""
         state = state or new_state()
         history = list(history or [])
         try:
-            state = self._own(state)
+            self.limits.hit("handoff", session_id=state.session_id, address=client_of(request))
+        except RateLimited as limited:
+            history.append({"role": "assistant", "content": _slow_down(limited, state.language)})
+            return history, state, gr.skip()
+        try:
+            state = self._own(state, "handoff")
             self.services.agent.request_human(state.session_id)
         except Exception as error:
             history.append({"role": "assistant", "content": text_html(user_message(error, state.language))})
@@ -168,10 +187,11 @@ class ChatHandlers:
             return gr.skip(), state, gr.skip()
         return history, state, gr.skip()
 
-    def _own(self, state: ChatState) -> ChatState:
+    def _own(self, state: ChatState, action: str) -> ChatState:
         """The state with its conversation: opened now on the first message; refused if its token is wrong."""
         if not state.session_id:
             session_id, token = self.services.conversations.open_session(language=state.language)
+            self.limits.hit(action, session_id=session_id)  # the new conversation's first (always allowed)
             return replace(state, session_id=session_id, token=token)
         if not self._is_own(state):
             raise ConversationNotFound(text(state.language, "session_lost"))
@@ -214,8 +234,8 @@ class ChatHandlers:
         return image, audio
 
 
-def build_chat_page(services: Services, uploads: Uploads, **blocks: Any) -> gr.Blocks:
-    handlers = ChatHandlers(services, uploads)
+def build_chat_page(services: Services, uploads: Uploads, limits: RateLimits, **blocks: Any) -> gr.Blocks:
+    handlers = ChatHandlers(services, uploads, limits)
     with gr.Blocks(title="FinDesk · customer help", fill_height=True, **blocks) as page:
         state = gr.State(None)
         title = gr.Markdown(text("en", "title"))
