@@ -23,7 +23,8 @@ LEGACY_DB = Path(__file__).resolve().parents[1] / "data" / "findesk-0.1.sqlite3"
 LEGACY_TOKEN = "fd_tmIN0L3Law4c5QhSNfN6UUqk3mNZB8FDpYGXGGTjy-k"
 
 
-def test_a_data_folder_from_before_alembic_keeps_working(tmp_path: Path) -> None:
+def test_a_data_folder_from_before_alembic_keeps_working(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FINDESK_DATABASE_URL", raising=False)  # SQLite in the data folder, whatever the run
     shutil.copy(LEGACY_DB, tmp_path / "findesk.sqlite3")
     db = load_settings(data_dir=tmp_path).open_database()
     try:
@@ -43,7 +44,10 @@ def test_a_data_folder_from_before_alembic_keeps_working(tmp_path: Path) -> None
         db.close()
 
 
-def test_db_upgrade_command_reports_the_revision_and_is_safe_to_repeat(tmp_path: Path) -> None:
+def test_db_upgrade_command_reports_the_revision_and_is_safe_to_repeat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FINDESK_DATABASE_URL", raising=False)
     runner = CliRunner()
     for _ in range(2):
         result = runner.invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)])
