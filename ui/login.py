@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from retrieval.errors import StoreUnavailable
 from ui.auth import SESSION_HOURS, AuthError, LoginThrottled, User, UserStore
+from ui.uploads import client_of
 
 COOKIE = "findesk_session"
 # Each staff page and the role it needs; `next` redirects are only ever to one of these.
@@ -141,9 +142,8 @@ def login_router(users: UserStore, *, secure_cookie: bool = False) -> APIRouter:
     def login(
         request: Request, username: str = Form(...), password: str = Form(...), next: str = Form("/desk/")
     ) -> Response:
-        address = request.client.host if request.client else ""
         try:
-            token = users.login(username.strip(), password, address=address)
+            token = users.login(username.strip(), password, address=client_of(request))
         except AuthError as error:
             page = _PAGE.format(error=html.escape(str(error)), next=html.escape(next))
             if isinstance(error, LoginThrottled):
