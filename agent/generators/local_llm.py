@@ -191,8 +191,8 @@ class LlamaServer:
         config = self._dir / "models.json"
         config.write_text(json.dumps(self._config))
         command = [sys.executable, "-m", "llama_cpp.server", "--config_file", str(config)]
-        with (self._dir / "server.log").open("wb") as log:  # the server keeps its own handle
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        with (self._dir / "server.log").open("wb") as output:  # the server keeps its own handle
+            self._process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
