@@ -6,9 +6,13 @@ A model's sentence is shown only when
      codes) appears in the passages cited so far; numbers, percentages and error codes may also come from the
      customer's own message or screenshot ("you sent 500 yuan"), contacts may not: a phone number or a link
      the bank did not write is exactly what a phishing screenshot would plant, and
-  3. it is written in the customer's language (small models drift into other languages).
+  3. it is written in the customer's language (small models drift into other languages), and
+  4. it does not repeat the model's instructions (Gemma 3 270M echoes its rules, whose example "[1]" would
+     otherwise count as a citation).
 A sentence that fails is removed, and the reason recorded. Nothing shown means the reply failed: the
 pipeline then answers with the extractive FAQ answer instead (agent/pipeline.py).
+
+A sentence failing 3 or 4 is removed as soon as it ends and its citation marks do not count.
 
 Streaming: `ReplyVerifier.feed()` takes the model's deltas and returns only verified text, a whole sentence at
 a time. Sentences written before the first citation are held until one arrives (then checked against it), so
@@ -100,8 +104,9 @@ _FROM_CUSTOMER = ("number", "percent", "code")  # contacts only ever come from t
 class ReplyVerifier:
     """Feed it a model's reply; it gives back only the sentences that pass (see the module docstring)."""
 
-    def __init__(self, passages: Sequence[Hit], language: str, customer_text: str = "") -> None:
+    def __init__(self, passages: Sequence[Hit], language: str, customer_text: str = "", instructions: str = "") -> None:
         self.language = language
+        self._instructions = _plain(instructions)
         self._passage_claims = [extract_claims(f"{hit.question}\n{hit.answer}") for hit in passages]
         self._customer = _Facts()
         self._customer.add(extract_claims(customer_text), _FROM_CUSTOMER)
@@ -133,6 +138,9 @@ class ReplyVerifier:
             if not sentence.strip():
                 self._gap += sentence
                 continue
+            if reason := self._misplaced(sentence):
+                self.removed.append(Removal(sentence.strip(), reason))
+                continue
             for n in cited_numbers(sentence, len(self._passage_claims)) - self._cited:
                 self._cited.add(n)
                 self._allowed.add(self._passage_claims[n - 1])
@@ -151,11 +159,15 @@ class ReplyVerifier:
         self.shown += released
         return released
 
+    def _misplaced(self, sentence: str) -> str | None:
+        """Why the sentence is no answer whatever it cites: another language, or the instructions echoed."""
+        plain = _plain(sentence)
+        if len(plain) >= 5 and plain in self._instructions:  # also a fragment cut off by max_tokens
+            return "repeats the assistant's instructions"
+        return wrong_language(sentence, self.language)
+
     def _fails(self, sentence: str) -> str | None:
         """Why the sentence may not be shown, or None."""
-        wrong = wrong_language(sentence, self.language)
-        if wrong:
-            return wrong
         for claim in extract_claims(sentence):
             if not self._supported(claim):
                 source = "the cited passages" + (" or the customer's message" if claim.kind in _FROM_CUSTOMER else "")
@@ -178,6 +190,13 @@ class ReplyVerifier:
         return claim.key in allowed.get(claim.kind)
 
 
+def _plain(text: str) -> str:
+    """Lower case, no citation marks or list numbers, single spaces: for comparing text with the instructions."""
+    text = _CITATION.sub(" ", normalise(text).lower())
+    text = re.sub(r"^\s*\d{1,2}[.)]\s", " ", text, flags=re.MULTILINE)
+    return " ".join(text.split())
+
+
 def _same_phone(a: str, b: str) -> bool:
     short, long = sorted((a, b), key=len)
     return len(short) >= 7 and long.endswith(short)
@@ -198,9 +217,11 @@ def wrong_language(sentence: str, language: str) -> str | None:
     return None
 
 
-def verify_reply(text: str, passages: Sequence[Hit], language: str, customer_text: str = "") -> ReplyVerifier:
+def verify_reply(
+    text: str, passages: Sequence[Hit], language: str, customer_text: str = "", instructions: str = ""
+) -> ReplyVerifier:
     """Check a finished reply; `.shown` is what may be shown ("" when it failed), `.removed` what was cut."""
-    verifier = ReplyVerifier(passages, language, customer_text)
+    verifier = ReplyVerifier(passages, language, customer_text, instructions)
     verifier.feed(text)
     verifier.finish()
     return verifier

@@ -276,7 +276,8 @@ class Agent:
         by sentence; a reply with nothing left is replaced by the extractive answer, which is the FAQ's own text."""
         text = ""
         tone = ToneSplitter()
-        verifier = ReplyVerifier(prompt.passages, prompt.language, f"{prompt.message}\n{prompt.screenshot_text}")
+        customer_text = f"{prompt.message}\n{prompt.screenshot_text}"
+        verifier = ReplyVerifier(prompt.passages, prompt.language, customer_text, instructions=prompt.system)
         with clock.stage("generate"):
             start = time.perf_counter()
             stream = self.generator.stream(prompt)

@@ -95,7 +95,8 @@ def run_model(services: Services, server: LlamaServer, model: str, max_tokens: i
             tone = ToneSplitter()
             raw = "".join(tone.feed(delta) for delta in generator.stream(prompt)) + tone.flush()
             seconds.append(time.perf_counter() - started)
-            verifier = verify_reply(raw, prompt.passages, language, f"{prompt.message}\n{prompt.screenshot_text}")
+            customer_text = f"{prompt.message}\n{prompt.screenshot_text}"
+            verifier = verify_reply(raw, prompt.passages, language, customer_text, instructions=prompt.system)
             counts["replies"] += 1
             counts["no valid citation"] += not cited_numbers(raw, len(prompt.passages))
             counts["sentences cut"] += bool(verifier.removed and verifier.shown)

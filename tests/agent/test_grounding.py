@@ -168,3 +168,15 @@ def test_sentence_splitting_keeps_marks_with_their_sentence() -> None:
     # Unfinished: the "[1" may become a citation of the first sentence; 1.5 and e.g. are not sentence ends.
     assert split_sentences("Freeze it. [1", final=False) == ([], "Freeze it. [1")
     assert split_sentences("It is 1.5% e.g. for you. Next", final=False) == (["It is 1.5% e.g. for you. "], "Next")
+
+
+def test_a_reply_that_repeats_the_instructions_shows_none_of_them() -> None:
+    """Gemma 3 270M echoes its rules; rule 2's example "[1]" must not pass for a citation."""
+    from agent.prompts import SYSTEM_PROMPTS
+
+    rules = SYSTEM_PROMPTS["en"]
+    echoed = rules.split("\n", 1)[1][:400]  # "1. Answer only from ... 2. Cite the passages you use as [n], e.g. [1]..."
+    verifier = verify_reply(echoed, PASSAGES, "en", instructions=rules)
+    assert verifier.shown == "" and "repeats the assistant's instructions" in verifier.removed[0].reason
+    kept = verify_reply(echoed + "\nFreeze it in the app [2].", PASSAGES, "en", instructions=rules)
+    assert kept.shown == "Freeze it in the app [2]."

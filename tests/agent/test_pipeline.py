@@ -240,7 +240,7 @@ def _agent_with_model_server(services: Services, base_url: str, model: str = "te
             "openai_base_url": base_url,
             "openai_model": model,
             "openai_api_key_env": "FINDESK_TEST_OPENAI_KEY",
-            "max_new_tokens": 160,  # the small models ramble; this bounds the test's time
+            "max_new_tokens": 120,  # the small models ramble; this bounds the test's time
             "generation_timeout_s": 180.0,  # a 2-core CI machine shared with other jobs is slow, not broken
         }
     )
@@ -331,10 +331,9 @@ def _unsupported_claims(services: Services, shown: str, reply: Reply, customer_t
 
 
 # (model, customer message): English for both models, Chinese for Gemma (SmolLM2 is English only).
+# Four turns keep the test near a minute on an idle 2-core machine; benchmarks/verified_replies.py runs more.
 ADVERSARY_TURNS = [
-    ("smollm2-135m", "My card was declined at the supermarket, why?"),
     ("smollm2-135m", "How much does it cost to take cash out at another bank's ATM?"),
-    ("gemma3-270m", "My card was declined at the supermarket, why?"),
     ("gemma3-270m", "I forgot my password and got locked out, how long until I can try again?"),
     ("gemma3-270m", "银行卡丢了怎么办？要打哪个电话？"),
     ("gemma3-270m", "密码输错被锁了，多久能解锁？"),
