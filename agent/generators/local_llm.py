@@ -15,11 +15,13 @@ Gemma arrives in four parts that are assembled into the cache once.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import hashlib
 import importlib.util
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -192,7 +194,9 @@ class LlamaServer:
         config.write_text(json.dumps(self._config))
         command = [sys.executable, "-m", "llama_cpp.server", "--config_file", str(config)]
         with (self._dir / "server.log").open("wb") as output:  # the server keeps its own handle
-            self._process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+            self._process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -229,6 +233,13 @@ class LlamaServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the server's process before it starts (Linux): SIGTERM when the process that started it dies, so a
+    killed test run or benchmark leaves no server behind."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
 def main(argv: Sequence[str] | None = None) -> None:
