@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval import importers
+from retrieval.calibrator import Calibrator, distinct_topic_count
 from retrieval.config import RetrievalConfig
 from retrieval.dense_channel import DenseChannel, make_channels
 from retrieval.embedders import Embedder
@@ -58,6 +59,7 @@ class KnowledgeBase:
         self._persist_timer: threading.Timer | None = None
         self._persist_lock = threading.Lock()  # the debounce timer and close() must not write at once
         self._closed = False
+        self.calibrator = Calibrator(index_dir, config, self._calibration_snapshot) if config.calibrate else None
 
     # --- opening ---------------------------------------------------------------------------------
     @classmethod
@@ -84,6 +86,12 @@ class KnowledgeBase:
             self._catch_up(None)
         if any(channel.dirty for channel in self._channels):
             self.persist()
+        if self.calibrator is not None:
+            self.calibrator.start()
+
+    def _calibration_snapshot(self) -> tuple[dict[str, FaqEntry], list[DenseChannel]]:
+        with self._lock:
+            return dict(self._entries), [channel.frozen_copy() for channel in self._channels]
 
     # --- searching -------------------------------------------------------------------------------
     def search(self, query: str, *, top_k: int | None = None) -> SearchResult:
@@ -100,6 +108,7 @@ class KnowledgeBase:
         vector = channel.embedder.embed([query], kind="query")[0]
         embedded = time.perf_counter()
         with self._lock:
+            entries = self._entries
             ranked = hybrid_search(
                 channel.index,
                 self._lexical,
@@ -108,11 +117,22 @@ class KnowledgeBase:
                 self.config.fusion_options(),
                 dense_candidates=self.config.dense_candidates,
                 lexical_candidates=self.config.lexical_candidates,
-            )[:top_k]
-            hits = [self._hit(r) for r in ranked if r.entry_id in self._entries]
-        done = time.perf_counter()
+            )
+            ranked = [r for r in ranked if r.entry_id in entries]
+            hits = [self._hit(r) for r in ranked[:top_k]]
         threshold = self.config.threshold_for(channel.name)
-        confident, weak, reason = decide(hits, threshold, self.config.floor_for(channel.name), channel.name)
+        route = None
+        if self.calibrator is not None:
+            topics = distinct_topic_count(entries, [r.entry_id for r in ranked[:top_k]])
+            language = "zh" if channel.role == "zh" else "en"
+            route = self.calibrator.decide(query, ranked, entries, language, topics)
+        if route is None:  # no model fitted yet (or calibration off): the similarity thresholds decide
+            confident, weak, reason = decide(hits, threshold, self.config.floor_for(channel.name), channel.name)
+            probability = None
+        else:
+            confident, weak, reason = route.route == "answer", route.route == "clarify", route.reason
+            probability = route.probability
+        done = time.perf_counter()
         timings = {
             "embed": (embedded - started) * 1e3,
             "search": (done - embedded) * 1e3,
@@ -126,6 +146,7 @@ class KnowledgeBase:
             reason=reason,
             timings_ms=timings,
             weak=weak,
+            probability=probability,
         )
 
     @property
@@ -272,6 +293,8 @@ class KnowledgeBase:
             progress(0, 0)
         if any(channel.dirty for channel in self._channels):
             self._schedule_persist()
+        if changed and self.calibrator is not None:
+            self.calibrator.schedule()
 
     # --- persistence -----------------------------------------------------------------------------
     def _schedule_persist(self) -> None:
@@ -370,6 +393,8 @@ class KnowledgeBase:
         """Save pending index changes and close the store. Safe to call twice."""
         if self._closed:
             return
+        if self.calibrator is not None:
+            self.calibrator.close()
         with self._lock:
             if self._persist_timer is not None:
                 self._persist_timer.cancel()
