@@ -25,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -60,7 +59,12 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     findesk = shutil.which("findesk", path=str(Path(sys.executable).parent)) or "findesk"
     cmd = [findesk, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)]
     log = (data_dir / "serve.log").open("wb")  # a file, not a pipe: an unread pipe would block the server
-    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # Simulated customers come from one address and send the next turn as soon as a reply arrives: lift the
+    # anonymous rate limits, which would otherwise measure themselves instead of the server.
+    lifted = {"FINDESK_SECURITY__CHAT_TURNS_PER_ADDRESS": "1000000/minute",
+              "FINDESK_SECURITY__CHAT_TURNS_PER_SESSION": "1000000/minute"}  # fmt: skip
+    env = {**os.environ, **lifted}
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -78,15 +82,20 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
 def session_worker(url: str, pool: list[str], stop_at: float, max_requests: int, out: list[tuple[float, bool]],
                    lock: threading.Lock, seed: int) -> None:  # fmt: skip
     rng = random.Random(seed)
-    session_id = uuid.uuid4().hex
+    conversation: dict[str, str] = {}  # the server opens it on the first turn; later turns send its token
     with httpx.Client(base_url=url, timeout=120) as client:
         for _ in range(max_requests):
             if time.monotonic() >= stop_at:
                 break
             started = time.perf_counter()
             try:
-                response = client.post("/api/chat", data={"session_id": session_id, "text": rng.choice(pool)})
+                data = {"text": rng.choice(pool), **({"session_id": conversation["id"]} if conversation else {})}
+                headers = {"X-Session-Token": conversation["token"]} if conversation else {}
+                response = client.post("/api/chat", data=data, headers=headers)
                 ok = response.status_code == 200 and "route" in response.json()
+                if ok and not conversation:
+                    reply = response.json()
+                    conversation = {"id": reply["session_id"], "token": reply["session_token"]}
             except (httpx.HTTPError, ValueError):
                 ok = False
             with lock:

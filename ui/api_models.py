@@ -28,6 +28,12 @@ class SentimentOut(_Out):
     cues: list[str] = []
 
 
+class VoiceToneOut(_Out):
+    agitation: float = Field(description="In [0, 1], against the customer's earlier voice messages in the chat.")
+    cues: list[str] = Field([], description="e.g. raised_pitch, raised_loudness, tense_voice, faster_speech.")
+    baseline_clips: int = Field(description="Earlier voice messages it was compared with; 0: a cautious reading.")
+
+
 class HitOut(_Out):
     entry_id: str
     question: str
@@ -40,6 +46,9 @@ class HitOut(_Out):
 
 class ReplyOut(_Out):
     session_id: str
+    session_token: str | None = Field(
+        None, description="Only in the reply that started the conversation: send it as X-Session-Token from then on."
+    )
     text: str
     citations: list[CitationOut]
     sentiment: SentimentOut
@@ -48,14 +57,17 @@ class ReplyOut(_Out):
     generator: str
     language: str
     transcript: str | None = Field(None, description="What the voice message was heard as, if one was sent.")
+    voice_tone: VoiceToneOut | None = Field(None, description="How agitated the voice message sounded.")
     hits: list[HitOut] = []
     timings_ms: dict[str, float] = {}
 
     @classmethod
-    def of(cls, reply: Reply) -> ReplyOut:
+    def of(cls, reply: Reply, *, session_token: str | None = None) -> ReplyOut:
         data: dict[str, Any] = {f.name: getattr(reply, f.name) for f in dataclasses.fields(reply)}
+        data["session_token"] = session_token
         data["transcript"] = reply.transcript.text if reply.transcript else None
         data["sentiment"] = SentimentOut.model_validate(reply.sentiment)
+        data["voice_tone"] = VoiceToneOut.model_validate(reply.voice_tone) if reply.voice_tone else None
         data["route"] = str(reply.route)
         return cls.model_validate(data)
 
@@ -69,6 +81,7 @@ class MessageOut(_Out):
     route: str | None = None
     reason: str = ""
     sentiment: SentimentOut | None = None
+    voice_tone: VoiceToneOut | None = None
     citations: list[CitationOut] = []
     has_image: bool = False
 

@@ -2,14 +2,14 @@
 
 Handlers only translate: Gradio payloads -> agent.types.Turn -> Agent.stream -> chat messages. Uploaded
 files are read into memory and deleted at once, so no customer upload stays readable at a /file= URL.
-The session id lives in gr.State (server-side), never in a client-supplied field, so one customer cannot
-read another's conversation through this page's API.
+The conversation is opened by the server on the first message (a random id plus a secret token, as for the
+HTTP API) and kept in gr.State, which Gradio holds server-side per browser session and never takes from the
+request; every handler still checks the token before it reads or writes, so a forged state is refused.
 """
 
 from __future__ import annotations
 
 import mimetypes
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,18 +17,21 @@ from typing import Any
 
 import gradio as gr
 
+from agent.conversations import ConversationNotFound
 from agent.services import Services
 from agent.types import Reply, ReplyDelta, Turn
 from ui.errors import user_message
 from ui.i18n import MOOD_ICONS, language_of, route_label, text
-from ui.uploads import UploadRefused, discard, take_upload
+from ui.rate_limits import RateLimited, RateLimits
+from ui.uploads import AUDIO_TYPES, IMAGE_TYPES, UploadRefused, Uploads, client_of
 
 POLL_SECONDS = 2.0  # how soon a human agent's reply shows up once the conversation is handed over
 
 
 @dataclass(frozen=True)
 class ChatState:
-    session_id: str
+    session_id: str = ""  # opened on the first message, so page loads alone leave no rows behind
+    token: str = ""  # the conversation's secret (only its hash is stored)
     language: str = "en"
     last_seen_id: int = 0  # newest stored message id the page has looked at for agent/system messages
     handed_over: bool = False
@@ -36,7 +39,7 @@ class ChatState:
 
 def new_state(request: gr.Request | None = None) -> ChatState:
     accept = request.headers.get("accept-language", "") if request is not None else ""
-    return ChatState(session_id=uuid.uuid4().hex, language=language_of(accept))
+    return ChatState(language=language_of(accept))
 
 
 def reply_details(reply: Reply) -> dict[str, Any]:
@@ -44,12 +47,19 @@ def reply_details(reply: Reply) -> dict[str, Any]:
     lang = reply.language
     mood = f"{MOOD_ICONS.get(str(reply.sentiment.label), '')} {text(lang, 'mood')} {reply.sentiment.score:+.2f}"
     log = f"{route_label(lang, str(reply.route))} · {mood}"
+    if reply.voice_tone is not None:  # agitation of the voice message, against the customer's earlier ones
+        agitated = "agitated_voice" in reply.sentiment.cues
+        log += f" · 🎙 {text(lang, 'agitated_voice' if agitated else 'voice_tone')} {reply.voice_tone.agitation:.2f}"
     if reply.citations:
         body = "\n".join(f"[{c.n}] {c.question}" for c in reply.citations)
         title = text(lang, "sources").format(n=len(reply.citations))
     else:
         body, title = text(lang, "no_sources"), text(lang, "details")
     return {"role": "assistant", "content": body, "metadata": {"title": title, "log": log, "status": "done"}}
+
+
+def _slow_down(limited: RateLimited, lang: str) -> str:
+    return text(lang, "slow_down_" + limited.action).format(seconds=limited.retry_after_s)
 
 
 def _user_bubble(words: str, has_image: bool, has_audio: bool, lang: str) -> str:
@@ -61,14 +71,20 @@ def _user_bubble(words: str, has_image: bool, has_audio: bool, lang: str) -> str
 class ChatHandlers:
     """The page's event handlers, kept apart from the layout so tests can call them directly."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, uploads: Uploads, limits: RateLimits | None = None) -> None:
         self.services = services
+        self.uploads = uploads
+        self.limits = limits or RateLimits(services.settings.security)
         limits = services.settings
         self.max_image_bytes = limits.agent.max_image_bytes
         self.max_audio_bytes = limits.speech.max_bytes
 
     def send(
-        self, message: dict[str, Any] | None, history: list[dict[str, Any]] | None, state: ChatState | None
+        self,
+        message: dict[str, Any] | None,
+        history: list[dict[str, Any]] | None,
+        state: ChatState | None,
+        request: gr.Request,
     ) -> Iterator[tuple[Any, ...]]:
         """One customer turn; yields (chatbot, textbox, state, timer, talk button) as the reply streams."""
         state = state or new_state()
@@ -77,12 +93,18 @@ class ChatHandlers:
         words = (message.get("text") or "").strip()
         image = audio = None
         try:
-            image, audio = self._read_files(message.get("files") or [], state.language)
+            image, audio = self._read_files(message.get("files") or [], state.language, request)
         except UploadRefused as refused:
             history.append({"role": "assistant", "content": str(refused)})
             yield history, gr.MultimodalTextbox(value=None, interactive=True), state, gr.skip(), gr.skip()
             return
         if not (words or image or audio):
+            yield history, gr.skip(), state, gr.skip(), gr.skip()
+            return
+        try:
+            self.limits.hit("chat_turn", session_id=state.session_id, address=client_of(request))
+        except RateLimited as limited:  # the typed text stays in the box, to send once the wait is over
+            history.append({"role": "assistant", "content": _slow_down(limited, state.language)})
             yield history, gr.skip(), state, gr.skip(), gr.skip()
             return
         history.append(
@@ -93,8 +115,9 @@ class ChatHandlers:
         # The timer pauses while the reply streams, so a poll cannot overwrite the growing history.
         yield history, gr.MultimodalTextbox(value=None, interactive=False), state, gr.Timer(active=False), gr.skip()
 
-        turn = Turn(session_id=state.session_id, text=words, image=image, audio=audio)
         try:
+            state = self._own(state, "chat_turn")
+            turn = Turn(session_id=state.session_id, text=words, image=image, audio=audio)
             for event in self.services.agent.stream(turn):
                 if isinstance(event, ReplyDelta):
                     history[-1] = {"role": "assistant", "content": history[-1]["content"] + event.text}
@@ -126,11 +149,19 @@ class ChatHandlers:
         handed = state.handed_over or str(reply.route) == "handoff"
         return replace(state, language=language_of(reply.language), handed_over=handed)
 
-    def talk_to_person(self, history: list[dict[str, Any]] | None, state: ChatState | None) -> tuple[Any, ...]:
+    def talk_to_person(
+        self, history: list[dict[str, Any]] | None, state: ChatState | None, request: gr.Request | None = None
+    ) -> tuple[Any, ...]:
         """The always-visible button: queue the conversation for a human; returns (chatbot, state, timer)."""
         state = state or new_state()
         history = list(history or [])
         try:
+            self.limits.hit("handoff", session_id=state.session_id, address=client_of(request))
+        except RateLimited as limited:
+            history.append({"role": "assistant", "content": _slow_down(limited, state.language)})
+            return history, state, gr.skip()
+        try:
+            state = self._own(state, "handoff")
             self.services.agent.request_human(state.session_id)
         except Exception as error:
             history.append({"role": "assistant", "content": user_message(error, state.language)})
@@ -141,7 +172,7 @@ class ChatHandlers:
 
     def poll(self, history: list[dict[str, Any]] | None, state: ChatState | None) -> tuple[Any, ...]:
         """Timer tick after a handoff: show new messages from our team; (chatbot, state, timer)."""
-        if state is None or not state.handed_over:
+        if state is None or not state.handed_over or not self._is_own(state):
             return gr.skip(), state, gr.Timer(active=False)
         before = state.last_seen_id
         history, state = self._append_staff_messages(list(history or []), state)
@@ -152,6 +183,19 @@ class ChatHandlers:
         if state.last_seen_id == before:
             return gr.skip(), state, gr.skip()
         return history, state, gr.skip()
+
+    def _own(self, state: ChatState, action: str) -> ChatState:
+        """The state with its conversation: opened now on the first message; refused if its token is wrong."""
+        if not state.session_id:
+            session_id, token = self.services.conversations.open_session(language=state.language)
+            self.limits.hit(action, session_id=session_id)  # the new conversation's first (always allowed)
+            return replace(state, session_id=session_id, token=token)
+        if not self._is_own(state):
+            raise ConversationNotFound(text(state.language, "session_lost"))
+        return state
+
+    def _is_own(self, state: ChatState) -> bool:
+        return self.services.conversations.token_matches(state.session_id, state.token)
 
     def _append_staff_messages(
         self, history: list[dict[str, Any]], state: ChatState
@@ -167,37 +211,40 @@ class ChatHandlers:
         last = max((m.id for m in messages), default=state.last_seen_id)
         return history, replace(state, last_seen_id=last)
 
-    def _read_files(self, files: list[Any], lang: str) -> tuple[bytes | None, bytes | None]:
-        """The first screenshot and the first audio clip, as bytes; every upload is deleted from disk."""
+    def _read_files(self, files: list[Any], lang: str, request: gr.Request) -> tuple[bytes | None, bytes | None]:
+        """The first screenshot and the first audio clip, as bytes; every upload of this client is deleted."""
         image = audio = None
         paths = [Path(f if isinstance(f, str) else f.get("path", "")) for f in files]
         try:
             for path in paths:
                 kind = (mimetypes.guess_type(path.name)[0] or "").split("/")[0]
                 if kind == "image" and image is None:
-                    image = take_upload(path, self.max_image_bytes, lang)
+                    image = self.uploads.take(path, request, allowed=IMAGE_TYPES, max_bytes=self.max_image_bytes,
+                                              language=lang)  # fmt: skip
                 elif kind in ("audio", "video") and audio is None:  # browsers record audio as .webm
-                    audio = take_upload(path, self.max_audio_bytes, lang)
+                    audio = self.uploads.take(path, request, allowed=AUDIO_TYPES, max_bytes=self.max_audio_bytes,
+                                              language=lang)  # fmt: skip
                 elif kind not in ("image", "audio", "video"):
                     raise UploadRefused(text(lang, "unsupported").format(name=path.name))
         finally:
-            for path in paths:
-                discard(path)
+            self.uploads.drop(paths, request)  # the ones not read: a second screenshot, or after a refusal
         return image, audio
 
 
-def build_chat_page(services: Services) -> gr.Blocks:
-    handlers = ChatHandlers(services)
-    with gr.Blocks(title="FinDesk · customer help", fill_height=True) as page:
+def build_chat_page(services: Services, uploads: Uploads, limits: RateLimits, **blocks: Any) -> gr.Blocks:
+    handlers = ChatHandlers(services, uploads, limits)
+    with gr.Blocks(title="FinDesk · customer help", fill_height=True, **blocks) as page:
         state = gr.State(None)
         title = gr.Markdown(text("en", "title"))
         chatbot = gr.Chatbot(label="FinDesk", height=520, elem_id="chat", buttons=["copy"], feedback_options=None)
         with gr.Row(equal_height=True):
             textbox = gr.MultimodalTextbox(
                 placeholder=text("en", "placeholder"),
-                file_types=["image", "audio"],
+                file_types=[*IMAGE_TYPES, *AUDIO_TYPES],
                 file_count="multiple",
                 sources=["upload", "microphone"],
+                # Pasted text up to the message limit stays text (Gradio's default turns >1000 chars into a file).
+                max_plain_text_length=services.settings.agent.max_message_chars,
                 show_label=False,
                 scale=5,
                 elem_id="chat-input",

@@ -11,10 +11,11 @@ import numpy as np
 from speech.config import SpeechConfig
 from speech.ct2_int8 import int8_model_dir
 from speech.errors import EngineNotInstalledError, ModelNotAvailableError
-from speech.finalize import build_transcript, check_not_silent, pick_language
+from speech.finalize import build_transcript, pick_language
 from speech.model_cache import shared_model
 from speech.model_pack import ResolvedModel, default_cache_dir, resolve_model
 from speech.types import Audio, Segment, Transcript
+from speech.vad import find_speech
 
 
 def _model_class() -> type:
@@ -53,6 +54,9 @@ def _model_class() -> type:
             return output
 
     return OneEncodeWhisperModel
+
+
+LONG_CLIP_S = 30.0  # longer than one Whisper window: decode Silero's speech segments, not the raw clip
 
 
 def _cache_key(resolved: ResolvedModel) -> str:
@@ -139,7 +143,7 @@ class FasterWhisperTranscriber:
         self._model()
 
     def transcribe(self, audio: Audio, *, prompt: str | None = None) -> Transcript:
-        check_not_silent(audio)
+        audio = find_speech(audio)  # refuses silence and voiceless noise; brings quiet speech up to level
         model, load_ms = self._model()
         model._memo.frames = _encoder_frames(audio, self.config.encoder_window_s)  # type: ignore[attr-defined]
         start = time.perf_counter()
@@ -151,7 +155,9 @@ class FasterWhisperTranscriber:
             audio.samples,
             language=language,
             beam_size=self.config.beam_size,
-            vad_filter=self.config.vad_filter,
+            # Long clips with pauses: without segmentation, base dropped a sentence that followed 12 s of
+            # background noise (benchmarks/asr.md). Short clips skip it to keep the one-encode saving.
+            vad_filter=self.config.vad_filter or audio.duration_s > LONG_CLIP_S,
             initial_prompt=(prompt if prompt is not None else self.config.prompt) or None,
         )
         raw = [Segment(s.start, s.end, s.text, s.avg_logprob, s.no_speech_prob) for s in segments]  # runs decoding
