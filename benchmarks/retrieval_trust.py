@@ -107,21 +107,20 @@ def main() -> None:
 
 
 def evaluate_sets(kb: KnowledgeBase, sets: dict[str, list[EvalQuery]], args: argparse.Namespace) -> None:
-    if True:
-        topics = pair_topics([(e.id, e.tags) for e in kb.list_entries()])
-        keys = ("hit_at_1", "answer_precision", "answer_coverage", "unanswerable_answered", "clarify_rate")
-        keys += ("clarify_contains_right", "no_answer_rate")
-        print(f"{'set':8} {'n':>5} " + " ".join(f"{k[:14]:>14}" for k in keys))
-        for name, queries in sets.items():
-            if args.split != "all" and not name.endswith(args.split):
-                continue
-            outcomes: list[QueryOutcome] = []
-            report = evaluate_retrieval(kb, queries, topics=topics, per_query=outcomes).to_dict()
-            print(f"{name:8} {report['n']:>5} " + " ".join(f"{report[k]:>14.3f}" for k in keys))
-            if args.per_query:
-                with (args.out / f"{name}.outcomes.jsonl").open("w", encoding="utf-8") as f:
-                    for item in outcomes:
-                        f.write(json.dumps(item.__dict__, ensure_ascii=False) + "\n")
+    topics = pair_topics([(e.id, e.tags) for e in kb.list_entries()])
+    keys = ("hit_at_1", "answer_precision", "answer_coverage", "unanswerable_answered", "clarify_rate")
+    keys += ("clarify_contains_right", "no_answer_rate")
+    print(f"{'set':8} {'n':>5} " + " ".join(f"{k[:14]:>14}" for k in keys))
+    for name, queries in sets.items():
+        if args.split != "all" and not name.endswith(args.split):
+            continue
+        outcomes: list[QueryOutcome] = []
+        report = evaluate_retrieval(kb, queries, topics=topics, per_query=outcomes).to_dict()
+        print(f"{name:8} {report['n']:>5} " + " ".join(f"{report[k]:>14.3f}" for k in keys))
+        if args.per_query:
+            with (args.out / f"{name}.outcomes.jsonl").open("w", encoding="utf-8") as f:
+                for item in outcomes:
+                    f.write(json.dumps(item.__dict__, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -37,17 +37,17 @@ from retrieval.types import FaqEntry
 
 log = logging.getLogger(__name__)
 FOLDS = 5
-ROUNDS = 3
+ROUNDS = 5  # 3 left the cut-offs depending on which phrasings were drawn (zh: 0.53 vs 0.80)
 NEGATIVE_SHARE = 0.3  # of target topics removed whole
 NEGATIVE_PHRASINGS = 2  # queries per removed entry
-MAX_TARGET_TOPICS = 600  # per round; bounds the cost of a refit on a large FAQ
+MAX_TARGET_TOPICS = 400  # per round; bounds the cost of a refit on a large FAQ
 MIN_ANSWERED = 0.4  # see cutoff(): the fallback answers at least this share of the right held-out searches
 MIN_EXAMPLES = 40  # per language, with at least 5 of each label, to fit a model of its own
 
 
 @dataclass(frozen=True)
 class FitSettings:
-    answer_precision: float = 0.8
+    answer_precision: float = 0.85
     clarify_precision: float = 0.7
     unanswerable_share: float = 0.35  # share of unanswerable questions assumed in the traffic
     seed: int = 0
@@ -122,7 +122,7 @@ def held_out_examples(
         names = names[:MAX_TARGET_TOPICS]
         for fold in range(FOLDS):
             targets = names[fold::FOLDS]
-            removed = set(targets[: round(len(targets) * NEGATIVE_SHARE)])
+            removed = targets[: round(len(targets) * NEGATIVE_SHARE)]  # a list: set order varies per run
             held: dict[str, int] = {}
             for name in targets:
                 if name in removed:
