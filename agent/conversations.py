@@ -195,14 +195,17 @@ class ConversationStore:
         timings_ms: dict[str, float] | None = None,
         image_png: bytes | None = None,
         voice_tone: VoiceTone | None = None,
+        published: Sequence[str] = (),
     ) -> StoredMessage:
+        """Store one message, PII redacted; numbers that also appear in `published` (the FAQ passages an
+        assistant reply quoted, e.g. the bank's hotline) are the bank's own and kept."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; valid roles: {', '.join(ROLES)}")
         row = {
             "session_id": session_id,
             "role": role,
             "author": author,
-            "text": redact(text).text,
+            "text": redact(text, keep=published).text,
             "at": _now(),
             "sentiment": _sentiment_json(sentiment) if sentiment else None,
             "route": route,
@@ -215,8 +218,9 @@ class ConversationStore:
         }
         with self.db.write() as conn:
             self._start(conn, session_id)
-            message_id = conn.execute(sa.insert(conv_messages).values(row)).inserted_primary_key[0]
-        return self._message(message_id)
+            inserted = conn.execute(sa.insert(conv_messages).values(row)).inserted_primary_key
+        assert inserted is not None
+        return self._message(inserted[0])
 
     def update_sentiment(self, message_id: int, sentiment: Sentiment) -> None:
         """Replace a customer message's sentiment once the model's own reading has been fused in."""

@@ -10,6 +10,7 @@ CLI beside a running server) are picked up by the next search.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from retrieval.config import RetrievalConfig
 from retrieval.database import Database
 from retrieval.dense_channel import DenseChannel, make_channels
 from retrieval.embedders import Embedder
-from retrieval.errors import InvalidQuery
+from retrieval.errors import InvalidQuery, StoreUnavailable
 from retrieval.hybrid import RankedEntry, hybrid_search
 from retrieval.index_files import write_index_file
 from retrieval.lexical_index import LexicalIndex
@@ -32,6 +33,9 @@ from retrieval.types import FaqEntry, Hit, SearchResult
 Progress = Callable[[int, int], None]
 DEFAULT_FAQ = Path(__file__).parent / "data" / "default_faq.jsonl"
 EMBED_BATCH = 256  # phrasings per embedding call during catch-up: big enough to keep the model busy
+
+
+log = logging.getLogger("findesk.retrieval")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ class KnowledgeBase:
         self._persist_timer: threading.Timer | None = None
         self._persist_lock = threading.Lock()  # the debounce timer and close() must not write at once
         self._closed = False
+        self._stop_following = threading.Event()
+        self._follower: threading.Thread | None = None
         self.calibrator = Calibrator(index_dir, config, self._calibration_snapshot) if config.calibrate else None
 
     # --- opening ---------------------------------------------------------------------------------
@@ -80,19 +86,21 @@ class KnowledgeBase:
 
     def _load(self) -> None:
         """Fill the indexes: from the saved files where they can be trusted, then catch up with the store."""
+        version = self.store.version  # read first: the entries listed next are at least this new
         entries = {e.id: e for e in self.store.list()}
         for entry in entries.values():
             self._lexical.set(entry.id, entry.phrasings)
         self._entries = entries
-        stamps = [channel.load(self.index_dir) for channel in self._channels]
-        # The oldest channel stamp is where the change log must be replayed from; entries whose embedded
-        # version differs are re-embedded anyway (covers files stamped by a store that was replaced).
-        self._index_version = min(stamps)
         with self._update_lock:
-            _, changed = self.store.changes_since(self._index_version)
+            # Each channel replays the change log from its own file's stamp: a channel that no change concerned
+            # (the Chinese one after an English-only import) keeps an old stamp, and taking the oldest stamp for
+            # every channel re-embedded the other channels' already saved entries on every start (issue #9).
+            # Entries whose embedded version differs are re-embedded anyway (a store that was replaced).
             for channel in self._channels:
+                _, changed = self.store.changes_since(channel.load(self.index_dir))
                 channel.mark_stale(changed, entries)
-            self._catch_up(None)
+            self._index_version = version
+            self._catch_up(None)  # the stale entries, and whatever was committed since `version`
         if any(channel.dirty for channel in self._channels):
             self.persist()
         if self.calibrator is not None:
@@ -111,7 +119,10 @@ class KnowledgeBase:
                 f"The query is {len(query)} characters long; the limit is {self.config.max_query_chars}. Shorten it."
             )
         top_k = top_k or self.config.top_k
-        self._refresh_from_store()
+        try:
+            self._refresh_from_store()
+        except StoreUnavailable as error:  # the database is away: answer from this replica's own index
+            log.warning("searching without the latest FAQ changes: %s", error)
         started = time.perf_counter()
         channel = self._channel_for(query)
         vector = channel.embedder.embed([query], kind="query")[0]
@@ -245,6 +256,24 @@ class KnowledgeBase:
         with self._update_lock:
             self._catch_up(progress)
 
+    def follow(self, interval_s: float) -> None:
+        """Check the change log every `interval_s` in a background thread, so changes made by other replicas
+        are embedded here within about that long, not by the next customer's search. Stopped by close()."""
+        if self._follower is not None or interval_s <= 0:
+            return
+
+        def loop() -> None:
+            while not self._stop_following.wait(interval_s):
+                try:
+                    self._refresh_from_store()
+                except StoreUnavailable as error:  # the database is away: try again next tick
+                    log.warning("could not follow the FAQ change log: %s", error)
+                except Exception:  # a bug must not stop this replica from following for good
+                    log.exception("following the FAQ change log failed")
+
+        self._follower = threading.Thread(target=loop, name="findesk-faq-follower", daemon=True)
+        self._follower.start()
+
     def _refresh_from_store(self) -> None:
         """Pick up changes another process committed; skipped while this process is already catching up."""
         if self.store.version == self._index_version:
@@ -322,9 +351,7 @@ class KnowledgeBase:
         try:
             self.persist()
         except OSError as error:  # the file on disk stays the old, whole one; the next start catches up
-            import logging
-
-            logging.getLogger(__name__).warning("could not save the search index: %s", error)
+            log.warning("could not save the search index: %s", error)
 
     def persist(self) -> None:
         """Write every changed channel's index file now (atomically, stamped with the store version)."""
@@ -402,6 +429,9 @@ class KnowledgeBase:
         """Save pending index changes and close the store. Safe to call twice."""
         if self._closed:
             return
+        self._stop_following.set()
+        if self._follower is not None:
+            self._follower.join(timeout=10)
         if self.calibrator is not None:
             self.calibrator.close()
         with self._lock:

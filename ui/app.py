@@ -10,13 +10,15 @@ contains only customer functions; the staff pages are behind `StaffGate` and Gra
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import gradio as gr
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from agent.services import Services
 from agent.settings import Settings
@@ -27,8 +29,11 @@ from ui.console_page import build_console_page
 from ui.desk_page import build_desk_page
 from ui.login import StaffGate, auth_dependency, login_router
 from ui.rate_limits import RateLimits
+from ui.security_headers import SecurityHeaders
 from ui.upload_gate import UploadGate
 from ui.uploads import AUDIO_TYPES, FAQ_FILE_TYPES, IMAGE_TYPES, Uploads
+
+log = logging.getLogger("findesk.ui")
 
 CSS = """
 #chat .message-wrap { font-size: 15px; }
@@ -36,7 +41,14 @@ footer { display: none !important; }
 """
 
 
-def build_app(settings: Settings, *, services: Services | None = None, users: UserStore | None = None) -> FastAPI:
+def _no_deep_links() -> JSONResponse:
+    return JSONResponse({"error": "Deep links are turned off."}, status_code=404)
+
+
+def build_app(
+    settings: Settings, *, services: Services | None = None, users: UserStore | None = None, warm_up: bool = False
+) -> FastAPI:
+    """The whole web app; `warm_up` loads every model in the background once the server listens."""
     # A bank's server must not call out: Gradio's usage analytics stay off (also read when a Blocks is built).
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     services = services or Services(settings)
@@ -45,6 +57,8 @@ def build_app(settings: Settings, *, services: Services | None = None, users: Us
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if warm_up:  # listen at once (/healthz answers); /readyz says ready when the models are in
+            threading.Thread(target=_warm_up, args=(services,), name="findesk-warm-up", daemon=True).start()
         yield
         services.close()
         users.close()
@@ -65,6 +79,7 @@ def build_app(settings: Settings, *, services: Services | None = None, users: Us
     accepted = {"/chat": IMAGE_TYPES + AUDIO_TYPES, "/desk": AUDIO_TYPES, "/console": FAQ_FILE_TYPES}
     app.add_middleware(UploadGate, uploads=uploads, accepted=accepted)
     app.add_middleware(StaffGate, users=users)
+    app.add_middleware(SecurityHeaders, embedding_origins=settings.web.embedding_origins)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
@@ -72,7 +87,16 @@ def build_app(settings: Settings, *, services: Services | None = None, users: Us
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
+        """Alive: the process answers (a load balancer restarts a replica that stops answering this)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz() -> JSONResponse:
+        """Ready for traffic: database reachable, FAQ index caught up with the change log, models loaded (503 if
+        not, with which check failed; the reason itself is in the server log)."""
+        readiness = services.readiness()
+        body = {"status": "ready" if readiness.ready else "not ready", "checks": readiness.checks}
+        return JSONResponse(body, status_code=200 if readiness.ready else 503)
 
     # run_history=False: Gradio would otherwise keep every call's inputs (customer messages) in localStorage.
     common = {"footer_links": [], "run_history": False, "show_error": False, "css": CSS, "theme": gr.themes.Soft()}
@@ -87,6 +111,9 @@ def build_app(settings: Settings, *, services: Services | None = None, users: Us
          settings.retrieval.max_import_bytes),
     )  # fmt: skip
     for path, page, role, max_bytes in pages:
+        # Gradio's deep links write a page's whole state (a customer's conversation, unredacted) to a
+        # world-readable file that is never deleted. FinDesk uses none, so the route is answered here first.
+        app.add_api_route(f"{path}/gradio_api/deep_link", _no_deep_links, methods=["GET"], include_in_schema=False)
         page.queue(default_concurrency_limit=8)
         gate = auth_dependency(users, role) if role else None
         gr.mount_gradio_app(app, page, path=path, auth_dependency=gate, max_file_size=max_bytes, **common)
@@ -94,3 +121,11 @@ def build_app(settings: Settings, *, services: Services | None = None, users: Us
         # app was launched, which a mounted app never is; without this a payload could name any server file.
         page.has_launched = True
     return app
+
+
+def _warm_up(services: Services) -> None:
+    try:
+        services.warm_up()
+        log.info("ready: FAQ index caught up and models loaded")
+    except Exception:  # /readyz keeps saying "loading"; the first turn retries the model that failed
+        log.exception("loading the models failed")
