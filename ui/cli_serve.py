@@ -74,7 +74,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             err.print("[yellow]No staff users yet: add one with `findesk user add NAME --role agent|operator`.")
         err.print(f"FinDesk on http://{settings.host}:{settings.port}/chat/ · desk /desk/ · console /console/ · "
                   "API /docs")  # fmt: skip
-        uvicorn.run(build_app(settings, services=services), host=settings.host, port=settings.port, log_level="warning")
+        # proxy_headers=False: the app applies FINDESK_WEB__TRUSTED_PROXIES itself (ui/app.py), in one place.
+        app = build_app(settings, services=services)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", proxy_headers=False)
 
     @user_app.command("add")
     def user_add(
