@@ -27,6 +27,7 @@ from agent.policy import History, decide, distinct_topics, topic_key
 from agent.prompts import ChatTurn, Prompt, build_prompt
 from agent.sentiment import SentimentAnalyzer, fuse
 from agent.settings import AgentConfig
+from agent.small_talk import small_talk_kind, small_talk_reply
 from agent.summary import handoff_summary
 from agent.tone import ToneSplitter
 from agent.types import Decision, Reply, ReplyDelta, Route, Screenshot, Sentiment, SentimentLabel, Turn
@@ -134,11 +135,19 @@ class Agent:
                 assert handoff is not None
                 decision = Decision(Route.HANDOFF, f"{handoff.claimed_by} is handling this conversation")
             else:
+                counted = [m for m in earlier if m.route != Route.SMALL_TALK]  # small talk never leads to a handoff
                 history = History(
-                    sentiments=tuple(m.sentiment for m in earlier if m.sentiment),
-                    routes=tuple(m.route or "" for m in earlier),
+                    sentiments=tuple(m.sentiment for m in counted if m.sentiment),
+                    routes=tuple(m.route or "" for m in counted),
                 )
-                decision = decide(heard.text or heard.ocr_text, result, sentiment, history, self.config)
+                decision = decide(
+                    heard.text or heard.ocr_text,
+                    result,
+                    sentiment,
+                    history,
+                    self.config,
+                    has_screenshot=heard.screenshot is not None,
+                )
 
         customer_message = self.conversations.add_message(
             turn.session_id,
@@ -161,6 +170,12 @@ class Agent:
         text, generator = "", "none"
         if with_person:
             pass
+        elif decision.route is Route.SMALL_TALK:
+            kind = small_talk_kind(heard.text)
+            assert kind is not None
+            text, generator = small_talk_reply(kind, heard.language), "small_talk"
+            passages = []  # nothing from the FAQ was used, so nothing may be cited
+            yield ReplyDelta(text)
         elif decision.route is Route.CLARIFY:
             text, generator = clarify_text(passages[:3], heard.language), "clarify"
             yield ReplyDelta(text)

@@ -43,7 +43,7 @@ class ReplyOut(_Out):
     text: str
     citations: list[CitationOut]
     sentiment: SentimentOut
-    route: str = Field(description="answer | clarify | no_answer | handoff")
+    route: str = Field(description="answer | clarify | no_answer | handoff | small_talk")
     reason: str
     generator: str
     language: str

@@ -227,3 +227,40 @@ def test_sentiment_shares_the_knowledge_bases_embedders(services: Services) -> N
     """One copy of each embedding model per process: sentiment borrows search's loaded instances."""
     minilm = services.knowledge_base.embedders["all-MiniLM-L6-v2"]
     assert services.sentiment._pool.get("all-MiniLM-L6-v2") is minilm  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("hi", "en", "How can I help"),
+        ("Thanks, that helped!", "en", "You're welcome"),
+        ("are you a bot?", "en", "virtual assistant"),
+        ("你好", "zh", "有什么可以帮您"),
+        ("谢谢，再见", "zh", "再见"),
+    ],
+)
+def test_small_talk_gets_a_polite_reply_in_the_customers_language(
+    services: Services, text: str, language: str, expected: str
+) -> None:
+    streamed, reply = run(services, Turn(new_session(), text))
+    assert reply.route is Route.SMALL_TALK, reply.reason
+    assert reply.language == language and expected in reply.text and streamed == reply.text
+    assert not reply.citations and reply.generator == "small_talk"
+
+
+def test_small_talk_is_not_an_faq_gap_and_never_leads_to_a_handoff(services: Services) -> None:
+    session = new_session()
+    assert services.agent.ask(Turn(session, "What's a good recipe for banana bread?")).route is Route.NO_ANSWER
+    for text in ("hello?", "are you a bot", "thanks", "你好"):
+        assert services.agent.ask(Turn(session, text)).route is Route.SMALL_TALK
+    assert services.conversations.handoff(session) is None
+    gaps = [m.text for m in services.conversations.unanswered() if m.session_id == session]
+    assert gaps == ["What's a good recipe for banana bread?"]
+
+
+def test_a_real_question_that_starts_with_hi_is_searched(services: Services) -> None:
+    reply = services.agent.ask(Turn(new_session(), "hi, how do I activate my new debit card?"))
+    assert reply.route is Route.ANSWER, reply.reason
+    assert reply.citations and reply.citations[0].entry_id.startswith("cards-activat")
+    zh = services.agent.ask(Turn(new_session(), "你好，我的转账怎么还没到账？"))
+    assert zh.route is Route.ANSWER and zh.citations, zh.reason
