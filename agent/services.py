@@ -75,6 +75,7 @@ class Services:
                 transcribe=self.transcribe,
                 read_screenshot=self.read_screenshot,
                 config=self.settings.agent,
+                opening_hours=self.settings.opening_hours,
             )
 
     def transcribe(self, audio: bytes | tuple[int, np.ndarray]) -> Transcript:

@@ -14,6 +14,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from agent.opening_hours import OpeningHours
 from retrieval.config import RetrievalConfig
 from speech.config import SpeechConfig
 
@@ -108,6 +109,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     speech: SpeechConfig = Field(default_factory=SpeechConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
+    opening_hours: OpeningHours = Field(default_factory=OpeningHours)
 
     @classmethod
     def settings_customise_sources(

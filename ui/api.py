@@ -167,7 +167,13 @@ def api_router(services: Services, users: UserStore) -> APIRouter:
     def chat_handoff(session_id: str) -> HandoffStatusOut:
         """The "talk to a person" button."""
         handoff = services.agent.request_human(session_of(session_id))
-        return HandoffStatusOut(session_id=handoff.session_id, status=handoff.status)
+        queue = services.agent.queue_status(handoff.session_id)
+        return HandoffStatusOut(
+            session_id=handoff.session_id,
+            status=handoff.status,
+            queue_position=queue.position,
+            replies_from=queue.opens_at,
+        )
 
     # --- agents --------------------------------------------------------------------------------------
 

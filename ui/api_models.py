@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -103,6 +104,10 @@ class HandoffOut(_Out):
 class HandoffStatusOut(_Out):
     session_id: str
     status: str
+    queue_position: int = Field(description="1 = next to be picked up; 0 once a person has the conversation.")
+    replies_from: datetime | None = Field(
+        description="Outside opening hours: when a person will reply (the hours' time zone); null while open."
+    )
 
 
 class AgentReplyIn(BaseModel):

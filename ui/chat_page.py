@@ -52,6 +52,10 @@ def reply_details(reply: Reply) -> dict[str, Any]:
     return {"role": "assistant", "content": body, "metadata": {"title": title, "log": log, "status": "done"}}
 
 
+def _without_options(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in message.items() if k != "options"} if message.get("options") else message
+
+
 def _user_bubble(words: str, has_image: bool, has_audio: bool, lang: str) -> str:
     marks = [text(lang, "voice")] if has_audio else []
     marks += [text(lang, "screenshot")] if has_image else []
@@ -72,7 +76,7 @@ class ChatHandlers:
     ) -> Iterator[tuple[Any, ...]]:
         """One customer turn; yields (chatbot, textbox, state, timer, talk button) as the reply streams."""
         state = state or new_state()
-        history = list(history or [])
+        history = [_without_options(m) for m in history or []]  # earlier choices are answered or moot now
         message = message or {}
         words = (message.get("text") or "").strip()
         image = audio = None
@@ -120,11 +124,20 @@ class ChatHandlers:
             history[user_index] = {"role": "user", "content": bubble}
         if reply.text:
             history[-1] = {"role": "assistant", "content": reply.text}
+            if str(reply.route) == "clarify":  # "did you mean": one button per choice; typing its number works too
+                history[-1]["options"] = [{"value": str(c.n), "label": f"{c.n}. {c.question}"} for c in reply.citations]
         else:
             history.pop()
-        history.append(reply_details(reply))
+        if str(reply.route) != "small_talk":  # "hello" needs no sources line
+            history.append(reply_details(reply))
         handed = state.handed_over or str(reply.route) == "handoff"
         return replace(state, language=language_of(reply.language), handed_over=handed)
+
+    def choose(
+        self, history: list[dict[str, Any]] | None, state: ChatState | None, option: gr.SelectData
+    ) -> Iterator[tuple[Any, ...]]:
+        """A "did you mean" button: the same turn as typing the choice's number."""
+        yield from self.send({"text": str(option.value), "files": []}, history, state)
 
     def talk_to_person(self, history: list[dict[str, Any]] | None, state: ChatState | None) -> tuple[Any, ...]:
         """The always-visible button: queue the conversation for a human; returns (chatbot, state, timer)."""
@@ -222,6 +235,14 @@ def build_chat_page(services: Services) -> gr.Blocks:
             [chatbot, textbox, state, timer, talk],
             api_name="send",
             concurrency_limit=None,  # the agent is thread-safe; generation has its own limits
+            show_progress="hidden",
+        )
+        chatbot.option_select(
+            handlers.choose,
+            [chatbot, state],
+            [chatbot, textbox, state, timer, talk],
+            api_visibility="private",  # the same turn as `send` with the number, which is the public way
+            concurrency_limit=None,
             show_progress="hidden",
         )
         talk.click(handlers.talk_to_person, [chatbot, state], [chatbot, state, timer], api_name="talk_to_person")

@@ -91,7 +91,11 @@ def test_chat_refuses_images_over_the_pixel_limit(live_app: LiveApp) -> None:
 def test_handoff_round_trip_between_customer_and_agent(live_app: LiveApp) -> None:
     client, session = live_app.client, _session()
     client.post("/api/chat", data={"session_id": session, "text": "My transfer hasn't arrived yet"})
-    assert client.post(f"/api/chat/{session}/handoff").json()["status"] == "waiting"
+    handed = client.post(f"/api/chat/{session}/handoff").json()
+    assert handed["status"] == "waiting" and handed["replies_from"] is None  # always open by default
+    assert handed["queue_position"] == len(
+        client.get("/api/handoffs?status=waiting", headers=live_app.auth("agent")).json()
+    )
 
     queue = client.get("/api/handoffs", headers=live_app.auth("agent")).json()
     mine = next(h for h in queue if h["session_id"] == session)

@@ -15,6 +15,8 @@ from tests.ui.conftest import LiveApp
 from ui.chat_page import ChatHandlers, ChatState
 from ui.uploads import discard
 
+CLARIFYING = "going to Japan next month, anything I need to do so my card works?"  # a weak match: choices
+
 
 @pytest.fixture()
 def chat(live_app: LiveApp) -> ChatHandlers:
@@ -126,3 +128,36 @@ def test_handoff_then_agent_reply_then_resolution_reach_the_chat(chat: ChatHandl
     live_app.services.conversations.resolve(state.session_id, "alice")
     history, state, timer = chat.poll(history, state)
     assert "closed" in history[-1]["content"] and timer.active is False and not state.handed_over
+
+
+def test_did_you_mean_choices_are_buttons_and_a_click_answers(chat: ChatHandlers) -> None:
+    history, _textbox, state, _timer, _talk = _run(chat, {"text": CLARIFYING, "files": []})[-1]
+    offer = history[1]
+    assert offer["content"].startswith("Did you mean")
+    options = offer["options"]
+    assert [o["value"] for o in options] == [str(n) for n in range(1, len(options) + 1)] and len(options) >= 2
+    assert options[1]["label"].startswith("2. ") and options[1]["label"][3:] in offer["content"]
+
+    click = gr.SelectData(target=None, data={"index": 1, "value": options[1]["value"]})
+    history, _textbox, state, _timer, _talk = list(chat.choose(history, state, click))[-1]
+    assert "options" not in history[1]  # answered: the old buttons are gone
+    assert history[3] == {"role": "user", "content": "2"}
+    assert "[1]" in history[4]["content"]
+    assert options[1]["label"][3:] in history[5]["content"]  # the chosen entry is the cited source
+
+
+def test_typing_the_number_still_picks_a_choice(chat: ChatHandlers) -> None:
+    history, _textbox, state, _timer, _talk = _run(chat, {"text": CLARIFYING, "files": []})[-1]
+    label = history[1]["options"][0]["label"][3:]
+    history = _run(chat, {"text": "1", "files": []}, history, state)[-1][0]
+    assert history[-3] == {"role": "user", "content": "1"}
+    assert label in history[-1]["content"]  # the chosen entry is the cited source
+
+
+def test_small_talk_gets_a_plain_polite_reply(chat: ChatHandlers) -> None:
+    history = _run(chat, {"text": "hi", "files": []})[-1][0]
+    assert history == [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": history[1]["content"]},
+    ]
+    assert history[1]["content"].startswith("Hello!")
