@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from speech.audio import decode_audio
-from speech.errors import ManifestError
+from speech.errors import AudioInputError, ManifestError
 from speech.finalize import to_simplified
 from speech.transcriber import Transcriber
 
@@ -46,6 +46,7 @@ class ClipResult:
     duration_s: float
     seconds: float  # wall time of transcribe(), excluding decoding the file
     rtf: float  # seconds / duration_s
+    error: str = ""  # why the clip could not be transcribed (it then counts as every reference word missed)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class AsrReport:
     rtf: float  # total transcription time / total audio duration
     first_transcription_s: float  # first transcribe() after start, including the model load
     peak_rss_mb: float  # peak resident memory of this process so far
+
+    @property
+    def failures(self) -> list[ClipResult]:
+        return [c for c in self.clips if c.error]
 
 
 def load_manifest(path: Path) -> list[ManifestItem]:
@@ -143,6 +148,24 @@ def _pooled(clips: list[ClipResult], lang: str) -> float | None:
     return sum(c.errors for c in chosen) / length if length else None
 
 
+def _failed(item: ManifestItem, error: AudioInputError) -> ClipResult:
+    _, length = score(item.transcript, "", item.lang)
+    return ClipResult(
+        file=item.path.name,
+        lang=item.lang,
+        reference=item.transcript,
+        hypothesis="",
+        detected_language="",
+        errors=length,
+        reference_length=length,
+        error_rate=1.0,
+        duration_s=0.0,
+        seconds=0.0,
+        rtf=0.0,
+        error=f"{type(error).__name__}: {error}",
+    )
+
+
 def evaluate(
     transcriber: Transcriber,
     items: list[ManifestItem],
@@ -152,16 +175,26 @@ def evaluate(
     max_duration_s: float = 120.0,
     on_clip: Callable[[ClipResult], None] | None = None,
 ) -> AsrReport:
-    """Transcribe every clip (the first call includes the model load) and score it."""
+    """Transcribe every clip (the first call includes the model load) and score it.
+
+    A clip the product refuses (unreadable, "no speech", too long) does not stop the run: its error is
+    recorded and it counts as all its reference words (characters) missed, so refusing never improves a rate.
+    """
     clips = []
     first_s = 0.0
-    for index, item in enumerate(items):
-        audio = decode_audio(item.path, max_duration_s=max_duration_s)
-        start = time.perf_counter()
-        transcript = transcriber.transcribe(audio, prompt=prompt)
+    for item in items:
+        try:
+            audio = decode_audio(item.path, max_duration_s=max_duration_s)
+            start = time.perf_counter()
+            transcript = transcriber.transcribe(audio, prompt=prompt)
+        except AudioInputError as e:
+            clips.append(_failed(item, e))
+            if on_clip is not None:
+                on_clip(clips[-1])
+            continue
         seconds = time.perf_counter() - start
         load_s = transcript.timings_ms.get("load", 0.0) / 1000
-        if index == 0:
+        if not first_s:
             first_s = seconds
         run_s = seconds - load_s  # the model load is reported once, not charged to the first clip's RTF
         errors, length = score(item.transcript, transcript.text, item.lang)
@@ -181,13 +214,15 @@ def evaluate(
         clips.append(clip)
         if on_clip is not None:
             on_clip(clip)
+    transcribed = [c for c in clips if not c.error]
+    audio_s = sum(c.duration_s for c in transcribed)
     return AsrReport(
         engine=transcriber.name,
         model=model,
         clips=clips,
         wer_en=_pooled(clips, "en"),
         cer_zh=_pooled(clips, "zh"),
-        rtf=sum(c.seconds for c in clips) / sum(c.duration_s for c in clips),
+        rtf=sum(c.seconds for c in transcribed) / audio_s if audio_s else 0.0,
         first_transcription_s=first_s,
         peak_rss_mb=peak_rss_mb(),
     )

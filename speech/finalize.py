@@ -1,7 +1,8 @@
 """Engine-independent rules applied to every transcript: allowed languages, simplified Chinese, no speech.
 
 Both engines report raw segments; these functions turn them into the one `Transcript` the rest of
-FinDesk sees, so the engines cannot drift apart on what "no speech" or "zh" means.
+FinDesk sees, so the engines cannot drift apart on what "no speech" or "zh" means. (Whether a recording
+holds speech at all is decided before the model runs, by speech/vad.py.)
 """
 
 from __future__ import annotations
@@ -14,24 +15,7 @@ import numpy as np
 from speech.errors import NoSpeechError
 from speech.types import Audio, Segment, Transcript
 
-SILENCE_RMS_DBFS = -55.0  # below this loudness (dB full scale) a clip is silence: skip the model entirely
 LOW_CONFIDENCE_LOGPROB = -1.0  # whisper's own log_prob_threshold: together with high no-speech prob => silence
-
-
-def rms_dbfs(samples: np.ndarray) -> float:
-    if samples.size == 0:
-        return float("-inf")
-    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
-    return 20 * np.log10(rms) if rms > 0 else float("-inf")
-
-
-def check_not_silent(audio: Audio) -> None:
-    """Refuse digital silence and near-silence before spending a model run on it."""
-    level = rms_dbfs(audio.samples)
-    if level < SILENCE_RMS_DBFS:
-        raise NoSpeechError(
-            f"no speech detected: the recording is silent ({level:.0f} dBFS). Check the microphone and try again."
-        )
 
 
 def pick_language(probabilities: Mapping[str, float], allowed: Sequence[str]) -> tuple[str, float]:

@@ -77,7 +77,11 @@ def eval_asr(
     prompt: Prompt = None,
     as_json: AsJson = False,
 ) -> None:
-    """WER (English), CER (Chinese), real-time factor and peak memory on a labelled manifest."""
+    """WER (English), CER (Chinese), real-time factor and peak memory on a labelled manifest.
+
+    A clip that cannot be transcribed is reported with its error and counted as fully wrong; the run goes on,
+    and the exit code is 1 when any clip failed.
+    """
     from speech.evaluation import evaluate, load_manifest
     from speech.transcriber import load_transcriber
 
@@ -99,16 +103,29 @@ def eval_asr(
         raise fail(e, as_json=as_json) from e
     if as_json:
         print(json.dumps(_report_json(report), ensure_ascii=False))
-        return
+    else:
+        _print_report(report)
+    if report.failures:
+        raise typer.Exit(1)
+
+
+def _print_report(report: Any) -> None:
     table = Table(title=f"ASR: {report.engine} ({report.model})", title_justify="left")
     for column in ("file", "lang", "error", "RTF", "hypothesis"):
         table.add_column(column)
     for clip in report.clips:
         metric = "WER" if clip.lang == "en" else "CER"
-        table.add_row(clip.file, clip.lang, f"{metric} {clip.error_rate:.1%}", f"{clip.rtf:.3f}", clip.hypothesis)
+        hypothesis = f"[red]FAILED {clip.error}[/red]" if clip.error else clip.hypothesis
+        table.add_row(clip.file, clip.lang, f"{metric} {clip.error_rate:.1%}", f"{clip.rtf:.3f}", hypothesis)
     console = Console()
     console.print(table)
     console.print(_summary(report))
+    if report.failures:
+        console.print(
+            f"[red]{len(report.failures)} of {len(report.clips)} clips failed (counted as fully wrong): "
+            + ", ".join(c.file for c in report.failures)
+            + "[/red]"
+        )
 
 
 def _fmt(rate: float | None) -> str:
@@ -124,6 +141,7 @@ def _summary(report: Any) -> str:
 
 def _report_json(report: Any) -> dict[str, Any]:
     data = dataclasses.asdict(report)
+    data["failures"] = [{"file": c.file, "error": c.error} for c in report.failures]
     for clip in data["clips"]:
         clip["file"] = str(clip["file"])
     return data

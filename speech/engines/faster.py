@@ -11,10 +11,11 @@ import numpy as np
 from speech.config import SpeechConfig
 from speech.ct2_int8 import int8_model_dir
 from speech.errors import EngineNotInstalledError, ModelNotAvailableError
-from speech.finalize import build_transcript, check_not_silent, pick_language
+from speech.finalize import build_transcript, pick_language
 from speech.model_cache import shared_model
 from speech.model_pack import ResolvedModel, default_cache_dir, resolve_model
 from speech.types import Audio, Segment, Transcript
+from speech.vad import find_speech
 
 
 def _model_class() -> type:
@@ -139,7 +140,7 @@ class FasterWhisperTranscriber:
         self._model()
 
     def transcribe(self, audio: Audio, *, prompt: str | None = None) -> Transcript:
-        check_not_silent(audio)
+        audio = find_speech(audio)  # refuses silence and voiceless noise; brings quiet speech up to level
         model, load_ms = self._model()
         model._memo.frames = _encoder_frames(audio, self.config.encoder_window_s)  # type: ignore[attr-defined]
         start = time.perf_counter()

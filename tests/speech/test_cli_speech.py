@@ -75,3 +75,34 @@ def test_unknown_engine(audio_dir: Path) -> None:
     result = runner.invoke(app, ["transcribe", str(audio_dir / "whisper_jfk.flac"), "--engine", "nope", "--json"])
     assert result.exit_code == 1
     assert "faster-whisper, openai-whisper" in json.loads(result.stdout)["error"]
+
+
+@pytest.mark.slow
+def test_eval_asr_goes_on_past_failing_clips(audio_dir: Path, tmp_path: Path) -> None:
+    """A silent clip and a text file posing as audio are reported with their errors; the good clip is scored."""
+    import numpy as np
+
+    from tests.speech.conftest import encode
+
+    (tmp_path / "silence.wav").write_bytes(encode(np.zeros(16_000, np.float32), 16_000, "wav", "pcm_s16le"))
+    (tmp_path / "notes.wav").write_text("not audio at all")
+    lines = [
+        {"file": "silence.wav", "lang": "en", "transcript": "hello there"},
+        {"file": "notes.wav", "lang": "zh", "transcript": "你好"},
+        {"file": str(audio_dir / "speech_recognition_english_one_two_three.wav"), "lang": "en",
+         "transcript": "one two three"},
+    ]  # fmt: skip
+    manifest = tmp_path / "manifest.jsonl"
+    manifest.write_text("\n".join(json.dumps(line) for line in lines))
+    result = runner.invoke(app, ["eval", "asr", str(manifest), "--model", "tiny.en", "--json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert [c["error"] != "" for c in report["clips"]] == [True, True, False]
+    assert report["failures"][0]["file"] == "silence.wav" and "silent" in report["failures"][0]["error"]
+    assert "NotAudioError" in report["failures"][1]["error"]
+    good = report["clips"][2]
+    assert good["errors"] == 0 and good["rtf"] > 0
+    assert report["wer_en"] == 2 / 3  # the silent clip's two words missed; "one two three" scores as one ("123")
+    assert report["cer_zh"] == 1.0
+    table = runner.invoke(app, ["eval", "asr", str(manifest), "--model", "tiny.en"])
+    assert table.exit_code == 1 and "2 of 3 clips failed" in table.stdout and "FAILED" in table.stdout
