@@ -96,6 +96,36 @@ class AgentConfig(BaseModel):
     )
 
 
+class WebConfig(BaseModel):
+    """The web server's protections (FINDESK_WEB__*): cookies, proxies, embedding and upload limits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    secure_cookies: bool | None = Field(
+        None,
+        description="Mark the staff session cookie Secure. Empty: on when the request came over HTTPS (directly, or "
+        "from a trusted proxy that says so in X-Forwarded-Proto).",
+    )
+    trusted_proxies: tuple[str, ...] = Field(
+        ("127.0.0.1", "::1"),
+        description="Addresses or networks (e.g. 10.0.0.0/8) of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; from anyone else those headers are ignored. () trusts nobody.",
+    )
+    embedding_origins: tuple[str, ...] = Field(
+        (),
+        description="Origins (e.g. https://www.bank.example) allowed to show FinDesk pages in a frame, besides "
+        "FinDesk itself (Content-Security-Policy frame-ancestors).",
+    )
+    upload_ttl_s: int = Field(
+        300, ge=10, description="Uploads never sent with a message are deleted this many seconds after upload."
+    )
+    upload_window_s: int = Field(600, ge=1, description="The window, in seconds, the per-client upload limits count.")
+    uploads_per_window: int = Field(30, ge=1, description="Most uploads one client (address) may make per window.")
+    upload_bytes_per_window: int = Field(
+        200_000_000, ge=1, description="Most bytes one client (address) may upload per window."
+    )
+
+
 class Settings(BaseSettings):
     """Everything FinDesk can be configured with. `findesk doctor` prints the resolved values."""
 
@@ -110,6 +140,7 @@ class Settings(BaseSettings):
     speech: SpeechConfig = Field(default_factory=SpeechConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     opening_hours: OpeningHours = Field(default_factory=OpeningHours)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     @classmethod
     def settings_customise_sources(

@@ -10,6 +10,7 @@ contains only customer functions; the staff pages are behind `StaffGate` and Gra
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,6 +26,8 @@ from ui.chat_page import build_chat_page
 from ui.console_page import build_console_page
 from ui.desk_page import build_desk_page
 from ui.login import StaffGate, auth_dependency, login_router
+from ui.upload_gate import UploadGate
+from ui.uploads import AUDIO_TYPES, FAQ_FILE_TYPES, IMAGE_TYPES, Uploads
 
 CSS = """
 #chat .message-wrap { font-size: 15px; }
@@ -33,8 +36,11 @@ footer { display: none !important; }
 
 
 def build_app(settings: Settings, *, services: Services | None = None, users: UserStore | None = None) -> FastAPI:
+    # A bank's server must not call out: Gradio's usage analytics stay off (also read when a Blocks is built).
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     services = services or Services(settings)
     users = users or UserStore(settings.database_path)
+    uploads = Uploads(settings.web)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -49,10 +55,13 @@ def build_app(settings: Settings, *, services: Services | None = None, users: Us
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.state.services, app.state.users = services, users
+    app.state.services, app.state.users, app.state.uploads = services, users, uploads
     install_error_handlers(app)
     app.include_router(api_router(services, users))
     app.include_router(login_router(users))
+    # Middleware runs outermost-last-added: staff check first, then the upload gate.
+    accepted = {"/chat": IMAGE_TYPES + AUDIO_TYPES, "/desk": AUDIO_TYPES, "/console": FAQ_FILE_TYPES}
+    app.add_middleware(UploadGate, uploads=uploads, accepted=accepted)
     app.add_middleware(StaffGate, users=users)
 
     @app.get("/", include_in_schema=False)
@@ -66,13 +75,20 @@ def build_app(settings: Settings, *, services: Services | None = None, users: Us
     # run_history=False: Gradio would otherwise keep every call's inputs (customer messages) in localStorage.
     common = {"footer_links": [], "run_history": False, "show_error": False, "css": CSS, "theme": gr.themes.Soft()}
     max_upload = max(settings.agent.max_image_bytes, settings.speech.max_bytes)
+    # Gradio deletes uploads nobody sent after upload_ttl_s (checked every minute at most).
+    ttl = settings.web.upload_ttl_s
+    blocks = {"analytics_enabled": False, "delete_cache": (min(60, ttl), ttl)}
     pages = (
-        ("/chat", build_chat_page(services), None, max_upload),
-        ("/desk", build_desk_page(services, users), "agent", settings.speech.max_bytes),
-        ("/console", build_console_page(services, users), "operator", settings.retrieval.max_import_bytes),
-    )
+        ("/chat", build_chat_page(services, uploads, **blocks), None, max_upload),
+        ("/desk", build_desk_page(services, users, uploads, **blocks), "agent", settings.speech.max_bytes),
+        ("/console", build_console_page(services, users, uploads, **blocks), "operator",
+         settings.retrieval.max_import_bytes),
+    )  # fmt: skip
     for path, page, role, max_bytes in pages:
         page.queue(default_concurrency_limit=8)
         gate = auth_dependency(users, role) if role else None
         gr.mount_gradio_app(app, page, path=path, auth_dependency=gate, max_file_size=max_bytes, **common)
+        # Gradio accepts only files from its upload folder in event payloads, but only once it thinks the
+        # app was launched, which a mounted app never is; without this a payload could name any server file.
+        page.has_launched = True
     return app

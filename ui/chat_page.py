@@ -21,7 +21,7 @@ from agent.services import Services
 from agent.types import Reply, ReplyDelta, Turn
 from ui.errors import user_message
 from ui.i18n import MOOD_ICONS, language_of, route_label, text
-from ui.uploads import UploadRefused, discard, take_upload
+from ui.uploads import AUDIO_TYPES, IMAGE_TYPES, UploadRefused, Uploads
 
 POLL_SECONDS = 2.0  # how soon a human agent's reply shows up once the conversation is handed over
 
@@ -65,14 +65,19 @@ def _user_bubble(words: str, has_image: bool, has_audio: bool, lang: str) -> str
 class ChatHandlers:
     """The page's event handlers, kept apart from the layout so tests can call them directly."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, uploads: Uploads) -> None:
         self.services = services
+        self.uploads = uploads
         limits = services.settings
         self.max_image_bytes = limits.agent.max_image_bytes
         self.max_audio_bytes = limits.speech.max_bytes
 
     def send(
-        self, message: dict[str, Any] | None, history: list[dict[str, Any]] | None, state: ChatState | None
+        self,
+        message: dict[str, Any] | None,
+        history: list[dict[str, Any]] | None,
+        state: ChatState | None,
+        request: gr.Request,
     ) -> Iterator[tuple[Any, ...]]:
         """One customer turn; yields (chatbot, textbox, state, timer, talk button) as the reply streams."""
         state = state or new_state()
@@ -81,7 +86,7 @@ class ChatHandlers:
         words = (message.get("text") or "").strip()
         image = audio = None
         try:
-            image, audio = self._read_files(message.get("files") or [], state.language)
+            image, audio = self._read_files(message.get("files") or [], state.language, request)
         except UploadRefused as refused:
             history.append({"role": "assistant", "content": str(refused)})
             yield history, gr.MultimodalTextbox(value=None, interactive=True), state, gr.skip(), gr.skip()
@@ -180,35 +185,36 @@ class ChatHandlers:
         last = max((m.id for m in messages), default=state.last_seen_id)
         return history, replace(state, last_seen_id=last)
 
-    def _read_files(self, files: list[Any], lang: str) -> tuple[bytes | None, bytes | None]:
-        """The first screenshot and the first audio clip, as bytes; every upload is deleted from disk."""
+    def _read_files(self, files: list[Any], lang: str, request: gr.Request) -> tuple[bytes | None, bytes | None]:
+        """The first screenshot and the first audio clip, as bytes; every upload of this client is deleted."""
         image = audio = None
         paths = [Path(f if isinstance(f, str) else f.get("path", "")) for f in files]
         try:
             for path in paths:
                 kind = (mimetypes.guess_type(path.name)[0] or "").split("/")[0]
                 if kind == "image" and image is None:
-                    image = take_upload(path, self.max_image_bytes, lang)
+                    image = self.uploads.take(path, request, allowed=IMAGE_TYPES, max_bytes=self.max_image_bytes,
+                                              language=lang)  # fmt: skip
                 elif kind in ("audio", "video") and audio is None:  # browsers record audio as .webm
-                    audio = take_upload(path, self.max_audio_bytes, lang)
+                    audio = self.uploads.take(path, request, allowed=AUDIO_TYPES, max_bytes=self.max_audio_bytes,
+                                              language=lang)  # fmt: skip
                 elif kind not in ("image", "audio", "video"):
                     raise UploadRefused(text(lang, "unsupported").format(name=path.name))
         finally:
-            for path in paths:
-                discard(path)
+            self.uploads.drop(paths, request)  # the ones not read: a second screenshot, or after a refusal
         return image, audio
 
 
-def build_chat_page(services: Services) -> gr.Blocks:
-    handlers = ChatHandlers(services)
-    with gr.Blocks(title="FinDesk · customer help", fill_height=True) as page:
+def build_chat_page(services: Services, uploads: Uploads, **blocks: Any) -> gr.Blocks:
+    handlers = ChatHandlers(services, uploads)
+    with gr.Blocks(title="FinDesk · customer help", fill_height=True, **blocks) as page:
         state = gr.State(None)
         title = gr.Markdown(text("en", "title"))
         chatbot = gr.Chatbot(label="FinDesk", height=520, elem_id="chat", buttons=["copy"], feedback_options=None)
         with gr.Row(equal_height=True):
             textbox = gr.MultimodalTextbox(
                 placeholder=text("en", "placeholder"),
-                file_types=["image", "audio"],
+                file_types=[*IMAGE_TYPES, *AUDIO_TYPES],
                 file_count="multiple",
                 sources=["upload", "microphone"],
                 show_label=False,

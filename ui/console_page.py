@@ -23,7 +23,7 @@ from retrieval.types import FaqEntry
 from ui.auth import UserStore
 from ui.errors import as_gradio_error
 from ui.login import require_staff
-from ui.uploads import discard
+from ui.uploads import FAQ_FILE_TYPES, Uploads
 
 FAQ_HEADERS = ["id", "question", "category", "language", "version", "updated"]
 HIT_HEADERS = ["rank", "entry", "question", "language", "dense", "lexical", "fused"]
@@ -44,9 +44,10 @@ def _score(value: float | None) -> str:
 
 
 class ConsoleHandlers:
-    def __init__(self, services: Services, users: UserStore) -> None:
+    def __init__(self, services: Services, users: UserStore, uploads: Uploads) -> None:
         self.services = services
         self.users = users
+        self.uploads = uploads
 
     def _operator(self, request: gr.Request) -> str:
         return require_staff(request, self.users, "operator").name
@@ -124,14 +125,14 @@ class ConsoleHandlers:
         if not path:
             raise gr.Error("Choose a JSONL, CSV or Markdown file first.")
         progress(0, desc="Checking the file")
+        limit = self.services.settings.retrieval.max_import_bytes
         try:
-            report = self.kb.import_file(Path(path), actor=actor, progress=lambda done, total: progress(
-                (done, total), desc="Importing and indexing", unit="entries"))  # fmt: skip
+            with self.uploads.claim(path, request, allowed=FAQ_FILE_TYPES, max_bytes=limit) as upload:
+                report = self.kb.import_file(upload, actor=actor, progress=lambda done, total: progress(
+                    (done, total), desc="Importing and indexing", unit="entries"))  # fmt: skip
         except ImportRejected as rejected:
             rows = [[p.line if p.line is not None else "", p.reason] for p in rejected.problems]
             return f"**Nothing was imported**: {len(rows)} problem(s) in {Path(path).name}. Fix them and retry.", rows
-        finally:
-            discard(Path(path))
         summary = f"**Imported {Path(path).name}**: {report.added} added, {report.updated} updated, "
         return summary + f"{report.unchanged} unchanged.", []
 
@@ -189,10 +190,10 @@ class ConsoleHandlers:
         return threshold_for(self.services.settings.retrieval.embedder)
 
 
-def build_console_page(services: Services, users: UserStore) -> gr.Blocks:
-    h = ConsoleHandlers(services, users)
+def build_console_page(services: Services, users: UserStore, uploads: Uploads, **blocks: Any) -> gr.Blocks:
+    h = ConsoleHandlers(services, users, uploads)
     hidden: dict[str, Any] = {"api_visibility": "private"}
-    with gr.Blocks(title="FinDesk · operator console") as page:
+    with gr.Blocks(title="FinDesk · operator console", **blocks) as page:
         header = gr.Markdown("## FinDesk · operator console")
         with gr.Tabs() as tabs:
             with gr.Tab("FAQ", id="faq"):
@@ -222,7 +223,7 @@ def build_console_page(services: Services, users: UserStore) -> gr.Blocks:
                     delete = gr.Button("Delete", variant="stop", elem_id="faq-delete")
                     clear = gr.Button("Clear form")
             with gr.Tab("Import / export", id="import"):
-                upload = gr.File(label="FAQ file (JSONL, CSV or Markdown)", file_types=[".jsonl", ".csv", ".md"])
+                upload = gr.File(label="FAQ file (JSONL, CSV or Markdown)", file_types=list(FAQ_FILE_TYPES))
                 run_import = gr.Button("Import", variant="primary")
                 import_summary = gr.Markdown()
                 problems = gr.Dataframe(headers=["line", "problem"], interactive=False, label="Per-row problems")

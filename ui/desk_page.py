@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import html
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -21,7 +20,7 @@ from ui.auth import UserStore
 from ui.errors import as_gradio_error
 from ui.i18n import MOOD_ICONS
 from ui.login import require_staff
-from ui.uploads import take_upload
+from ui.uploads import AUDIO_TYPES, Uploads
 
 REFRESH_SECONDS = 3.0
 QUEUE_HEADERS = ["P", "Waiting", "Status", "Mood trend", "Why handed over", "Customer last wrote"]
@@ -96,9 +95,10 @@ def screenshots_html(services: Services, messages: list[StoredMessage]) -> str:
 
 
 class DeskHandlers:
-    def __init__(self, services: Services, users: UserStore) -> None:
+    def __init__(self, services: Services, users: UserStore, uploads: Uploads) -> None:
         self.services = services
         self.users = users
+        self.uploads = uploads
 
     def _agent(self, request: gr.Request) -> str:
         return require_staff(request, self.users, "agent").name
@@ -176,9 +176,10 @@ class DeskHandlers:
     def dictate(self, audio_path: str | None, reply: str, request: gr.Request) -> tuple[str, None]:
         """Whisper writes the recording into the reply box, where the agent can fix it before sending."""
         self._agent(request)
-        if not audio_path or not Path(audio_path).exists():  # a recording fires both stop and upload events
+        if not audio_path or self.uploads.already_used(audio_path, request):  # a recording fires stop and upload
             return reply, None
-        clip = take_upload(Path(audio_path), self.services.settings.speech.max_bytes)
+        limit = self.services.settings.speech.max_bytes
+        clip = self.uploads.take(audio_path, request, allowed=AUDIO_TYPES, max_bytes=limit)
         words = self.services.transcribe(clip).text.strip()
         return (f"{reply.rstrip()} {words}".strip() if reply.strip() else words), None
 
@@ -189,10 +190,10 @@ def _chosen(session_id: str | None) -> str:
     return session_id
 
 
-def build_desk_page(services: Services, users: UserStore) -> gr.Blocks:
-    h = DeskHandlers(services, users)
+def build_desk_page(services: Services, users: UserStore, uploads: Uploads, **blocks: Any) -> gr.Blocks:
+    h = DeskHandlers(services, users, uploads)
     hidden: dict[str, Any] = {"api_visibility": "private"}  # staff pages: nothing in the public API docs
-    with gr.Blocks(title="FinDesk · agent desk") as page:
+    with gr.Blocks(title="FinDesk · agent desk", **blocks) as page:
         current = gr.State(None)
         suggestions = gr.State([])
         header = gr.Markdown("## FinDesk · agent desk")

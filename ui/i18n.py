@@ -27,6 +27,8 @@ TEXT: dict[str, dict[str, str]] = {
         "resolved": "This conversation was closed by our team. Write again any time if you need more help.",
         "person_coming": "A member of our team will reply here shortly.",
         "unreadable": "I could not read that file; please attach it again.",
+        "not_uploaded": "{name} was not uploaded from this browser (or it was already used); please attach it again.",
+        "wrong_type": "{name} is not a kind of file accepted here (accepted: {types}).",
     },
     "zh": {
         "title": "## FinDesk · 客户服务\n可咨询银行卡、转账、费用、账户或 App 相关问题。"
@@ -52,6 +54,8 @@ TEXT: dict[str, dict[str, str]] = {
         "resolved": "客服已结束本次对话。如需更多帮助，请随时留言。",
         "person_coming": "人工客服稍后会在这里回复您。",
         "unreadable": "无法读取该文件，请重新上传。",
+        "not_uploaded": "{name} 不是从本浏览器上传的（或已使用过），请重新上传。",
+        "wrong_type": "此处不接受 {name} 这类文件（可接受：{types}）。",
     },
 }
 

@@ -10,14 +10,18 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import gradio as gr
 import pytest
 import uvicorn
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
+from gradio.utils import get_upload_folder
+from starlette.datastructures import Address
 
 import retrieval
 from agent.services import Services
@@ -26,11 +30,28 @@ from retrieval.importers import parse_faq_file
 from retrieval.knowledge_base import KnowledgeBase
 from ui.app import build_app
 from ui.auth import UserStore
+from ui.uploads import Uploads
 
 DEFAULT_FAQ = Path(retrieval.__file__).parent / "data" / "default_faq.jsonl"
 SUBSET = ("cards", "transfers", "app_errors", "contact")  # English only: no Chinese model loads in fast tests
 PASSWORD = "correct horse battery"
 FAST_HASH = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)  # real argon2id, cheaper
+BROWSER = "203.0.113.7"  # the client address handler tests act as (TEST-NET-3, never routed)
+
+
+def as_client(username: str | None = None, host: str = BROWSER) -> gr.Request:
+    """A gr.Request as Gradio builds it for a handler: who is signed in, and the client's address."""
+    return gr.Request(username=username, client=Address(host, 50000))
+
+
+def stored_upload(uploads: Uploads, name: str, data: bytes, host: str = BROWSER) -> str:
+    """A file as Gradio's /upload route stores it for a browser (its upload folder, one folder per file)."""
+    folder = Path(get_upload_folder()) / uuid.uuid4().hex
+    folder.mkdir(parents=True)
+    path = folder / name
+    path.write_bytes(data)
+    uploads.record(host, [str(path)])
+    return str(path)
 
 
 def free_port() -> int:
@@ -62,6 +83,7 @@ class LiveApp:
     agent_token: str
     operator_token: str
     client: TestClient
+    uploads: Uploads
 
     def auth(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.agent_token if role == 'agent' else self.operator_token}"}
@@ -95,6 +117,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
         agent_token=users.issue_token("alice"),
         operator_token=users.issue_token("olga"),
         client=TestClient(app),
+        uploads=app.state.uploads,
     )
     server.should_exit = True
     thread.join(timeout=10)

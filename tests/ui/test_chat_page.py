@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import gradio as gr
 import pytest
-from gradio.utils import get_upload_folder
 from PIL import Image
 
 from agent.errors import AgentError
-from tests.ui.conftest import LiveApp
+from tests.ui.conftest import LiveApp, as_client, stored_upload
 from ui.chat_page import ChatHandlers, ChatState
 from ui.uploads import discard
 
@@ -20,20 +18,11 @@ CLARIFYING = "going to Japan next month, anything I need to do so my card works?
 
 @pytest.fixture()
 def chat(live_app: LiveApp) -> ChatHandlers:
-    return ChatHandlers(live_app.services)
-
-
-def _upload(name: str, data: bytes) -> str:
-    """A file where Gradio puts browser uploads (its upload folder, one folder per file)."""
-    folder = Path(get_upload_folder()) / uuid.uuid4().hex
-    folder.mkdir(parents=True)
-    path = folder / name
-    path.write_bytes(data)
-    return str(path)
+    return ChatHandlers(live_app.services, live_app.uploads)
 
 
 def _run(chat: ChatHandlers, message: dict, history: list | None = None, state: ChatState | None = None) -> list:
-    return list(chat.send(message, history or [], state))
+    return list(chat.send(message, history or [], state, as_client()))
 
 
 def test_reply_streams_then_shows_its_cited_sources(chat: ChatHandlers) -> None:
@@ -54,7 +43,7 @@ def test_reply_streams_then_shows_its_cited_sources(chat: ChatHandlers) -> None:
 
 def test_screenshot_upload_is_read_then_deleted(chat: ChatHandlers, tmp_path: Path) -> None:
     Image.new("RGB", (400, 100), "white").save(tmp_path / "blank.png")
-    path = _upload("blank.png", (tmp_path / "blank.png").read_bytes())
+    path = stored_upload(chat.uploads, "blank.png", (tmp_path / "blank.png").read_bytes())
     history = _run(chat, {"text": "", "files": [{"path": path}]})[-1][0]
     assert history[0]["content"] == "📎 screenshot attached"
     assert "screenshot" in history[-1]["content"]  # the agent's message: no text found in a blank image
@@ -63,18 +52,18 @@ def test_screenshot_upload_is_read_then_deleted(chat: ChatHandlers, tmp_path: Pa
 
 def test_oversized_and_unsupported_uploads_get_a_friendly_message(chat: ChatHandlers) -> None:
     chat.max_image_bytes = 1_000
-    big = _upload("big.png", b"\x89PNG" + b"\0" * 2_000)
+    big = stored_upload(chat.uploads, "big.png", b"\x89PNG" + b"\0" * 2_000)
     history = _run(chat, {"text": "see attached", "files": [{"path": big}]})[-1][0]
     assert history == [{"role": "assistant", "content": history[0]["content"]}]
     assert "too large" in history[0]["content"] and not Path(big).exists()
 
-    text_file = _upload("notes.txt", b"hello")
+    text_file = stored_upload(chat.uploads, "notes.txt", b"hello")
     history = _run(chat, {"text": "", "files": [text_file]})[-1][0]
     assert "notes.txt" in history[0]["content"] and not Path(text_file).exists()
 
 
 def test_broken_voice_message_gets_the_speech_error_in_the_chat(chat: ChatHandlers) -> None:
-    broken = _upload("recording.webm", b"\x1aE\xdf\xa3 definitely not a whole recording")
+    broken = stored_upload(chat.uploads, "recording.webm", b"\x1aE\xdf\xa3 definitely not a whole recording")
     history = _run(chat, {"text": "", "files": [broken]})[-1][0]
     assert history[0]["content"] == "🎤 voice message"
     message = history[-1]["content"]

@@ -7,36 +7,29 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
-from gradio.utils import get_upload_folder
 
 from agent.types import Turn
-from tests.ui.conftest import LiveApp
+from tests.ui.conftest import LiveApp, as_client, stored_upload
 from ui.console_page import ConsoleHandlers
 from ui.desk_page import DeskHandlers, sparkline
 
 
 def _as(name: str | None) -> gr.Request:
-    return gr.Request(username=name)
+    return as_client(name)
 
 
 def _select(row: int, row_value: list | None = None) -> gr.SelectData:
     return gr.SelectData(None, {"index": [row, 0], "value": None, "row_value": row_value, "selected": True})
 
 
-def _upload_path(name: str) -> Path:
-    folder = Path(get_upload_folder()) / uuid.uuid4().hex  # as Gradio stores a browser upload
-    folder.mkdir(parents=True)
-    return folder / name
-
-
 @pytest.fixture()
 def desk(live_app: LiveApp) -> DeskHandlers:
-    return DeskHandlers(live_app.services, live_app.users)
+    return DeskHandlers(live_app.services, live_app.users, live_app.uploads)
 
 
 @pytest.fixture()
 def console(live_app: LiveApp) -> ConsoleHandlers:
-    return ConsoleHandlers(live_app.services, live_app.users)
+    return ConsoleHandlers(live_app.services, live_app.users, live_app.uploads)
 
 
 @pytest.mark.parametrize("who", [None, "olga", "nobody"])
@@ -117,13 +110,11 @@ def test_try_a_query_shows_every_score_and_the_route(console: ConsoleHandlers) -
 
 
 def test_import_reports_bad_rows_and_imports_good_files(console: ConsoleHandlers) -> None:
-    bad = _upload_path("bad.csv")
-    bad.write_text("question,answer\nok?,fine\n,missing question\n", encoding="utf-8")
+    bad = Path(stored_upload(console.uploads, "bad.csv", b"question,answer\nok?,fine\n,missing question\n"))
     summary, problems = console.import_file(str(bad), _as("olga"), progress=lambda *a, **k: None)
     assert "Nothing was imported" in summary and problems[0][0] == 3
     assert not bad.exists()  # uploads never outlive the request
-    good = _upload_path("good.md")
-    good.write_text("# Do you have a branch in Leeds?\nYes, on Park Row.\n", encoding="utf-8")
+    good = Path(stored_upload(console.uploads, "good.md", b"# Do you have a branch in Leeds?\nYes, on Park Row.\n"))
     summary, problems = console.import_file(str(good), _as("olga"), progress=lambda *a, **k: None)
     assert "1 added" in summary and problems == []
     assert "| FAQ entries |" in console.status(_as("olga"))

@@ -5,11 +5,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import gradio as gr
 import pytest
-from gradio.utils import get_upload_folder
 
-from tests.ui.conftest import LiveApp
+from tests.ui.conftest import LiveApp, as_client, stored_upload
 from ui.chat_page import ChatHandlers
 from ui.desk_page import DeskHandlers
 
@@ -17,17 +15,10 @@ pytestmark = pytest.mark.slow
 CLIP = "picovoice_leopard_test_librispeech_mr_quilter.wav"  # "Mr. Quilter is the apostle of the middle classes..."
 
 
-def _upload_copy(source: Path) -> str:
-    folder = Path(get_upload_folder()) / uuid.uuid4().hex
-    folder.mkdir(parents=True)
-    target = folder / source.name
-    target.write_bytes(source.read_bytes())
-    return str(target)
-
-
 def test_customer_voice_message_shows_what_was_heard(live_app: LiveApp, shared_data: Path) -> None:
-    upload = _upload_copy(shared_data / "audio" / CLIP)
-    *_, (history, *_rest) = ChatHandlers(live_app.services).send({"text": "", "files": [upload]}, [], None)
+    upload = stored_upload(live_app.uploads, CLIP, (shared_data / "audio" / CLIP).read_bytes())
+    chat = ChatHandlers(live_app.services, live_app.uploads)
+    *_, (history, *_rest) = chat.send({"text": "", "files": [upload]}, [], None, as_client())
     assert history[0]["content"].startswith("🎤 voice message: “") and "quilter" in history[0]["content"].lower()
     assert not Path(upload).exists()
 
@@ -42,8 +33,8 @@ def test_voice_turn_over_the_http_api(live_app: LiveApp, shared_data: Path) -> N
 
 
 def test_agent_dictation_fills_the_reply_box(live_app: LiveApp, shared_data: Path) -> None:
-    upload = _upload_copy(shared_data / "audio" / CLIP)
-    desk = DeskHandlers(live_app.services, live_app.users)
-    text, cleared = desk.dictate(upload, "Dear customer,", gr.Request(username="alice"))
+    upload = stored_upload(live_app.uploads, CLIP, (shared_data / "audio" / CLIP).read_bytes())
+    desk = DeskHandlers(live_app.services, live_app.users, live_app.uploads)
+    text, cleared = desk.dictate(upload, "Dear customer,", as_client("alice"))
     assert text.startswith("Dear customer, ") and "quilter" in text.lower() and cleared is None
     assert not Path(upload).exists()
