@@ -2,7 +2,7 @@
 
     /chat/     customer chat (anonymous)          /api/...       JSON API (OpenAPI at /docs, /openapi.json)
     /desk/     agent desk (role agent)            /login         staff sign-in
-    /console/  operator console (role operator)
+    /console/  operator console (role operator)   /widget.js     the embeddable chat button (ui/widget.py)
 
 Each page is its own gr.Blocks, so the customer page's API (what gradio_client or a raw HTTP call can reach)
 contains only customer functions; the staff pages are behind `StaffGate` and Gradio's auth_dependency.
@@ -28,6 +28,7 @@ from ui.desk_page import build_desk_page
 from ui.login import StaffGate, auth_dependency, login_router
 from ui.upload_gate import UploadGate
 from ui.uploads import AUDIO_TYPES, FAQ_FILE_TYPES, IMAGE_TYPES, Uploads
+from ui.widget import widget_router
 
 CSS = """
 #chat .message-wrap { font-size: 15px; }
@@ -59,6 +60,7 @@ def build_app(settings: Settings, *, services: Services | None = None, users: Us
     install_error_handlers(app)
     app.include_router(api_router(services, users))
     app.include_router(login_router(users))
+    app.include_router(widget_router(settings.web))
     # Middleware runs outermost-last-added: staff check first, then the upload gate.
     accepted = {"/chat": IMAGE_TYPES + AUDIO_TYPES, "/desk": AUDIO_TYPES, "/console": FAQ_FILE_TYPES}
     app.add_middleware(UploadGate, uploads=uploads, accepted=accepted)

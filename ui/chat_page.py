@@ -133,16 +133,22 @@ class ChatHandlers:
                 history[-1]["options"] = [{"value": str(c.n), "label": f"{c.n}. {c.question}"} for c in reply.citations]
         else:
             history.pop()
-        if str(reply.route) != "small_talk":  # "hello" needs no sources line
+        # "hello" needs no sources line; the choices are their own buttons, and Gradio shows the buttons only
+        # on the last message of a turn.
+        if str(reply.route) not in ("small_talk", "clarify"):
             history.append(reply_details(reply))
         handed = state.handed_over or str(reply.route) == "handoff"
         return replace(state, language=language_of(reply.language), handed_over=handed)
 
     def choose(
-        self, history: list[dict[str, Any]] | None, state: ChatState | None, option: gr.SelectData
+        self,
+        history: list[dict[str, Any]] | None,
+        state: ChatState | None,
+        option: gr.SelectData,
+        request: gr.Request,
     ) -> Iterator[tuple[Any, ...]]:
         """A "did you mean" button: the same turn as typing the choice's number."""
-        yield from self.send({"text": str(option.value), "files": []}, history, state)
+        yield from self.send({"text": str(option.value), "files": []}, history, state, request)
 
     def talk_to_person(self, history: list[dict[str, Any]] | None, state: ChatState | None) -> tuple[Any, ...]:
         """The always-visible button: queue the conversation for a human; returns (chatbot, state, timer)."""

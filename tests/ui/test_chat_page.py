@@ -128,11 +128,11 @@ def test_did_you_mean_choices_are_buttons_and_a_click_answers(chat: ChatHandlers
     assert options[1]["label"].startswith("2. ") and options[1]["label"][3:] in offer["content"]
 
     click = gr.SelectData(target=None, data={"index": 1, "value": options[1]["value"]})
-    history, _textbox, state, _timer, _talk = list(chat.choose(history, state, click))[-1]
+    history, _textbox, state, _timer, _talk = list(chat.choose(history, state, click, as_client()))[-1]
     assert "options" not in history[1]  # answered: the old buttons are gone
-    assert history[3] == {"role": "user", "content": "2"}
-    assert "[1]" in history[4]["content"]
-    assert options[1]["label"][3:] in history[5]["content"]  # the chosen entry is the cited source
+    assert len(history) == 5 and history[2] == {"role": "user", "content": "2"}
+    assert "[1]" in history[3]["content"]
+    assert options[1]["label"][3:] in history[4]["content"]  # the chosen entry is the cited source
 
 
 def test_typing_the_number_still_picks_a_choice(chat: ChatHandlers) -> None:
