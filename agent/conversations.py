@@ -1,4 +1,4 @@
-"""Conversations, their messages and the handoff queue, in SQLite beside the FAQ store.
+"""Conversations, their messages and the handoff queue, in the database beside the FAQ store.
 
 Every text is passed through PII redaction here, at the one place anything is written, so no caller can
 store a card number by forgetting to redact it first.
@@ -7,58 +7,76 @@ store a card number by forgetting to redact it first.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import json
-import sqlite3
-import threading
+import secrets
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
 from agent.errors import AgentError
 from agent.pii import redact
 from agent.types import Citation, Sentiment, SentimentLabel, VoiceTone
+from retrieval.database import Database, open_database
 from speech.types import VoiceFeatures
 
 ROLES = ("customer", "assistant", "agent", "system")
 OPEN_STATUSES = ("waiting", "claimed")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS conv_sessions (
-    session_id TEXT PRIMARY KEY,
-    started_at TEXT NOT NULL,
-    language TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS conv_messages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    session_id TEXT NOT NULL REFERENCES conv_sessions(session_id),
-    role TEXT NOT NULL,
-    author TEXT NOT NULL DEFAULT '',
-    text TEXT NOT NULL,
-    at TEXT NOT NULL,
-    sentiment TEXT,            -- JSON {label, score, cues, source} for customer messages
-    route TEXT,
-    reason TEXT NOT NULL DEFAULT '',
-    citations TEXT NOT NULL DEFAULT '[]',
-    generator TEXT NOT NULL DEFAULT '',
-    timings TEXT NOT NULL DEFAULT '{}',
-    image BLOB,                -- the checked screenshot (PNG), for the agent desk
-    voice_tone TEXT            -- JSON VoiceTone {agitation, cues, baseline_clips, features{...}} of a voice message
-);
-CREATE INDEX IF NOT EXISTS conv_messages_session ON conv_messages(session_id, id);
-CREATE TABLE IF NOT EXISTS conv_handoffs (
-    session_id TEXT PRIMARY KEY REFERENCES conv_sessions(session_id),
-    status TEXT NOT NULL,      -- waiting | claimed | resolved
-    priority INTEGER NOT NULL,
-    reason TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    claimed_by TEXT NOT NULL DEFAULT ''
-);
-"""
+_metadata = sa.MetaData()
+# The tables as the queries below see them; retrieval/migrations/ creates and upgrades them.
+conv_sessions = sa.Table(
+    "conv_sessions",
+    _metadata,
+    sa.Column("session_id", sa.Text, primary_key=True),
+    sa.Column("started_at", sa.Text),
+    sa.Column("language", sa.Text),
+    # sha256 of the customer's secret session token (issue #9, migration 0003); NULL: no outside access.
+    sa.Column("token_hash", sa.Text),
+)
+conv_messages = sa.Table(
+    "conv_messages",
+    _metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("session_id", sa.Text),
+    sa.Column("role", sa.Text),
+    sa.Column("author", sa.Text),
+    sa.Column("text", sa.Text),
+    sa.Column("at", sa.Text),
+    sa.Column("sentiment", sa.Text),  # JSON {label, score, cues, source} for customer messages
+    sa.Column("route", sa.Text),
+    sa.Column("reason", sa.Text),
+    sa.Column("citations", sa.Text),  # JSON [{n, entry_id, question}]
+    sa.Column("generator", sa.Text),
+    sa.Column("timings", sa.Text),  # JSON {stage: ms}
+    sa.Column("image", sa.LargeBinary),  # the checked screenshot (PNG), for the agent desk
+    sa.Column("voice_tone", sa.Text),  # JSON VoiceTone {agitation, cues, baseline_clips, features{...}}
+)
+conv_handoffs = sa.Table(
+    "conv_handoffs",
+    _metadata,
+    sa.Column("session_id", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text),  # waiting | claimed | resolved
+    sa.Column("priority", sa.Integer),
+    sa.Column("reason", sa.Text),
+    sa.Column("summary", sa.Text),
+    sa.Column("created_at", sa.Text),
+    sa.Column("updated_at", sa.Text),
+    sa.Column("claimed_by", sa.Text),
+)
+# Every handoff state change takes this lock, so two agents claiming at once (on any replicas) are
+# serialised: the second sees the first's claim and gets HandoffStateError.
+_HANDOFF_LOCK = "conv-handoffs"
+# Messages without the image bytes (the desk fetches an image on its own); has_image says if there is one.
+_MESSAGE_COLUMNS = [c for c in conv_messages.c if c.name != "image"] + [
+    conv_messages.c.image.is_not(None).label("has_image")
+]
 
 
 @dataclass(frozen=True)
@@ -106,58 +124,61 @@ def _now() -> str:
 
 
 class ConversationStore:
-    """Thread-safe: one connection guarded by a lock (Gradio calls from worker threads)."""
+    """Conversations and handoffs on the storage layer (SQLite or PostgreSQL). Safe to share between threads.
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
-        self._add_missing_columns()
+    `database` is an open Database shared with the other stores, or the path of a SQLite file (the store
+    then opens, migrates and closes it itself).
+    """
 
-    def _add_missing_columns(self) -> None:
-        """Databases created before a column existed get it (nullable, so old rows stay valid)."""
-        with self._lock:
-            columns = {row["name"] for row in self._db.execute("PRAGMA table_info(conv_messages)")}
-            if "voice_tone" not in columns:
-                self._db.execute("ALTER TABLE conv_messages ADD COLUMN voice_tone TEXT")
+    def __init__(self, database: Database | Path) -> None:
+        self._owns_db = not isinstance(database, Database)
+        self.db = database if isinstance(database, Database) else open_database(f"sqlite:///{Path(database)}")
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        if self._owns_db:
+            self.db.close()
 
     # --- conversations and messages -------------------------------------------------------------
 
     def start(self, session_id: str | None = None, *, language: str = "") -> str:
         """Create the conversation if new; returns its id (a fresh random one when none is given)."""
         session_id = session_id or uuid.uuid4().hex
-        with self._transaction() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO conv_sessions(session_id, started_at, language) VALUES (?, ?, ?)",
-                (session_id, _now(), language),
-            )
-            if language:
-                db.execute("UPDATE conv_sessions SET language = ? WHERE session_id = ?", (language, session_id))
+        with self.db.write() as conn:
+            self._start(conn, session_id, language)
         return session_id
 
+    def _start(self, conn: Connection, session_id: str, language: str = "") -> None:
+        new = {"session_id": session_id, "started_at": _now(), "language": language}
+        conn.execute(self.db.insert(conv_sessions).values(new).on_conflict_do_nothing())
+        if language:
+            where = conv_sessions.c.session_id == session_id
+            conn.execute(sa.update(conv_sessions).where(where).values(language=language))
+
+    def open_session(self, *, language: str = "") -> tuple[str, str]:
+        """A new conversation for an outside caller: (session id, secret token). Only the token's hash is kept.
+
+        Both are server-made random strings (128 and 256 bits), so ids cannot be guessed or chosen by a client,
+        and knowing an id (it appears in the agent desk and in logs) is not enough to read or write.
+        """
+        session_id, token = secrets.token_hex(16), secrets.token_urlsafe(32)
+        new = {"session_id": session_id, "started_at": _now(), "language": language, "token_hash": _digest(token)}
+        with self.db.write() as conn:
+            conn.execute(sa.insert(conv_sessions).values(new))
+        return session_id, token
+
+    def token_matches(self, session_id: str, token: str | None) -> bool:
+        """Whether `token` is the conversation's secret; False for unknown ids and token-less conversations."""
+        if not token:
+            return False
+        with self.db.read() as conn:
+            query = sa.select(conv_sessions.c.token_hash).where(conv_sessions.c.session_id == session_id)
+            stored = conn.execute(query).scalar()
+        return stored is not None and hmac.compare_digest(stored, _digest(token))
+
     def exists(self, session_id: str) -> bool:
-        with self._lock:
-            row = self._db.execute("SELECT 1 FROM conv_sessions WHERE session_id = ?", (session_id,)).fetchone()
-        return row is not None
+        with self.db.read() as conn:
+            query = sa.select(conv_sessions.c.session_id).where(conv_sessions.c.session_id == session_id)
+            return conn.execute(query).first() is not None
 
     def add_message(
         self,
@@ -177,115 +198,101 @@ class ConversationStore:
     ) -> StoredMessage:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; valid roles: {', '.join(ROLES)}")
-        self.start(session_id)
-        sentiment_json = _sentiment_json(sentiment) if sentiment else None
-        citations_json = json.dumps([{"n": c.n, "entry_id": c.entry_id, "question": c.question} for c in citations])
-        with self._transaction() as db:
-            cursor = db.execute(
-                "INSERT INTO conv_messages(session_id, role, author, text, at, sentiment, route, reason, citations,"
-                " generator, timings, image, voice_tone) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    session_id,
-                    role,
-                    author,
-                    redact(text).text,
-                    _now(),
-                    sentiment_json,
-                    route,
-                    redact(reason).text,
-                    citations_json,
-                    generator,
-                    json.dumps(timings_ms or {}),
-                    image_png,
-                    json.dumps(dataclasses.asdict(voice_tone)) if voice_tone else None,
-                ),
-            )
-            message_id = cursor.lastrowid
-        assert message_id is not None
+        row = {
+            "session_id": session_id,
+            "role": role,
+            "author": author,
+            "text": redact(text).text,
+            "at": _now(),
+            "sentiment": _sentiment_json(sentiment) if sentiment else None,
+            "route": route,
+            "reason": redact(reason).text,
+            "citations": json.dumps([{"n": c.n, "entry_id": c.entry_id, "question": c.question} for c in citations]),
+            "generator": generator,
+            "timings": json.dumps(timings_ms or {}),
+            "image": image_png,
+            "voice_tone": json.dumps(dataclasses.asdict(voice_tone)) if voice_tone else None,
+        }
+        with self.db.write() as conn:
+            self._start(conn, session_id)
+            message_id = conn.execute(sa.insert(conv_messages).values(row)).inserted_primary_key[0]
         return self._message(message_id)
 
     def update_sentiment(self, message_id: int, sentiment: Sentiment) -> None:
         """Replace a customer message's sentiment once the model's own reading has been fused in."""
-        with self._transaction() as db:
-            db.execute("UPDATE conv_messages SET sentiment = ? WHERE id = ?", (_sentiment_json(sentiment), message_id))
+        with self.db.write() as conn:
+            where = conv_messages.c.id == message_id
+            conn.execute(sa.update(conv_messages).where(where).values(sentiment=_sentiment_json(sentiment)))
 
     def messages(self, session_id: str, *, after_id: int = 0) -> list[StoredMessage]:
         """The conversation's messages, oldest first; `after_id` returns only newer ones (for polling)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT *, image IS NOT NULL AS has_image FROM conv_messages WHERE session_id = ? AND id > ?"
-                " ORDER BY id",
-                (session_id, after_id),
-            ).fetchall()
-        return [_message_from_row(row) for row in rows]
+        query = (
+            sa.select(*_MESSAGE_COLUMNS)
+            .where(conv_messages.c.session_id == session_id, conv_messages.c.id > after_id)
+            .order_by(conv_messages.c.id)
+        )
+        with self.db.read() as conn:
+            return [_message_from_row(row) for row in conn.execute(query)]
 
     def image(self, message_id: int) -> bytes | None:
-        with self._lock:
-            row = self._db.execute("SELECT image FROM conv_messages WHERE id = ?", (message_id,)).fetchone()
-        return row["image"] if row else None
+        with self.db.read() as conn:
+            return conn.execute(sa.select(conv_messages.c.image).where(conv_messages.c.id == message_id)).scalar()
 
     def unanswered(self, limit: int = 200) -> list[StoredMessage]:
         """Customer messages whose turn ended in no_answer or handoff, newest first: gaps in the FAQ."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT *, image IS NOT NULL AS has_image FROM conv_messages"
-                " WHERE role = 'customer' AND route IN ('no_answer', 'handoff') ORDER BY id DESC LIMIT ?",
-                (limit,),
-            ).fetchall()
-        return [_message_from_row(row) for row in rows]
+        query = (
+            sa.select(*_MESSAGE_COLUMNS)
+            .where(conv_messages.c.role == "customer", conv_messages.c.route.in_(("no_answer", "handoff")))
+            .order_by(conv_messages.c.id.desc())
+            .limit(limit)
+        )
+        with self.db.read() as conn:
+            return [_message_from_row(row) for row in conn.execute(query)]
 
     def _message(self, message_id: int) -> StoredMessage:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT *, image IS NOT NULL AS has_image FROM conv_messages WHERE id = ?", (message_id,)
-            ).fetchone()
+        with self.db.read() as conn:
+            row = conn.execute(sa.select(*_MESSAGE_COLUMNS).where(conv_messages.c.id == message_id)).one()
         return _message_from_row(row)
 
     # --- the handoff queue ------------------------------------------------------------------------
 
     def request_handoff(self, session_id: str, *, reason: str, priority: int, summary: str) -> Handoff:
         """Put the conversation in the queue; an open handoff keeps its place but takes the higher priority."""
-        self.start(session_id)
         now = _now()
-        with self._transaction() as db:
-            row = db.execute(
-                "SELECT status, priority FROM conv_handoffs WHERE session_id = ?", (session_id,)
-            ).fetchone()
-            if row is None or row["status"] == "resolved":
-                db.execute(
-                    "INSERT OR REPLACE INTO conv_handoffs(session_id, status, priority, reason, summary, created_at,"
-                    " updated_at, claimed_by) VALUES (?, 'waiting', ?, ?, ?, ?, ?, '')",
-                    (session_id, priority, redact(reason).text, redact(summary).text, now, now),
-                )
+        where = conv_handoffs.c.session_id == session_id
+        with self.db.write(_HANDOFF_LOCK) as conn:
+            self._start(conn, session_id)
+            row = conn.execute(sa.select(conv_handoffs.c.status, conv_handoffs.c.priority).where(where)).first()
+            fresh = {
+                "status": "waiting",
+                "priority": priority,
+                "reason": redact(reason).text,
+                "summary": redact(summary).text,
+                "created_at": now,
+                "updated_at": now,
+                "claimed_by": "",
+            }
+            if row is None:
+                conn.execute(sa.insert(conv_handoffs).values(session_id=session_id, **fresh))
+            elif row.status == "resolved":
+                conn.execute(sa.update(conv_handoffs).where(where).values(fresh))
             else:
-                db.execute(
-                    "UPDATE conv_handoffs SET priority = MAX(priority, ?), summary = ?, updated_at = ?"
-                    " WHERE session_id = ?",
-                    (priority, redact(summary).text, now, session_id),
-                )
+                raised = max(row.priority, priority)
+                update = {"priority": raised, "summary": redact(summary).text, "updated_at": now}
+                conn.execute(sa.update(conv_handoffs).where(where).values(update))
         handoff = self.handoff(session_id)
         assert handoff is not None
         return handoff
 
     def handoff(self, session_id: str) -> Handoff | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT h.*, s.language FROM conv_handoffs h JOIN conv_sessions s USING (session_id)"
-                " WHERE h.session_id = ?",
-                (session_id,),
-            ).fetchone()
-        return self._handoff_from_row(row) if row else None
+        with self.db.read() as conn:
+            rows = self._handoffs(conn, conv_handoffs.c.session_id == session_id)
+        return rows[0] if rows else None
 
     def queue(self, statuses: Sequence[str] = OPEN_STATUSES) -> list[Handoff]:
         """Open handoffs, most urgent first, then longest waiting."""
-        marks = ",".join("?" for _ in statuses)
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT h.*, s.language FROM conv_handoffs h JOIN conv_sessions s USING (session_id)"
-                f" WHERE h.status IN ({marks}) ORDER BY h.priority DESC, h.created_at ASC",
-                tuple(statuses),
-            ).fetchall()
-        return [self._handoff_from_row(row) for row in rows]
+        with self.db.read() as conn:
+            return self._handoffs(conn, conv_handoffs.c.status.in_(tuple(statuses)))
 
     def claim(self, session_id: str, agent: str) -> Handoff:
         return self._move(session_id, agent, allowed_from=("waiting", "claimed"), to="claimed")
@@ -297,52 +304,66 @@ class ConversationStore:
         """A human agent's message: it appears in the customer's chat on their next poll."""
         if not text.strip():
             raise AgentError("The reply is empty: type or dictate a message first.")
-        if self.handoff(session_id) is None:
-            raise ConversationNotFound(f"No handed-over conversation {session_id!r}: it may have been removed.")
         handoff = self.handoff(session_id)
-        if handoff is not None and handoff.status == "waiting":
+        if handoff is None:
+            raise ConversationNotFound(f"No handed-over conversation {session_id!r}: it may have been removed.")
+        if handoff.status == "waiting":
             self.claim(session_id, agent)
         return self.add_message(session_id, "agent", text.strip(), author=agent)
 
     def _move(self, session_id: str, agent: str, *, allowed_from: Sequence[str], to: str) -> Handoff:
-        with self._transaction() as db:
-            row = db.execute(
-                "SELECT status, claimed_by FROM conv_handoffs WHERE session_id = ?", (session_id,)
-            ).fetchone()
+        where = conv_handoffs.c.session_id == session_id
+        with self.db.write(_HANDOFF_LOCK) as conn:
+            row = conn.execute(sa.select(conv_handoffs.c.status, conv_handoffs.c.claimed_by).where(where)).first()
             if row is None:
                 raise ConversationNotFound(f"No handed-over conversation {session_id!r}.")
-            if row["status"] not in allowed_from:
-                raise HandoffStateError(f"This conversation is already {row['status']}.")
-            if to == "claimed" and row["status"] == "claimed" and row["claimed_by"] not in ("", agent):
-                raise HandoffStateError(f"{row['claimed_by']} has already claimed this conversation.")
-            db.execute(
-                "UPDATE conv_handoffs SET status = ?, claimed_by = ?, updated_at = ? WHERE session_id = ?",
-                (to, agent, _now(), session_id),
-            )
+            if row.status not in allowed_from:
+                raise HandoffStateError(f"This conversation is already {row.status}.")
+            if to == "claimed" and row.status == "claimed" and row.claimed_by not in ("", agent):
+                raise HandoffStateError(f"{row.claimed_by} has already claimed this conversation.")
+            conn.execute(sa.update(conv_handoffs).where(where).values(status=to, claimed_by=agent, updated_at=_now()))
         handoff = self.handoff(session_id)
         assert handoff is not None
         return handoff
 
-    def _handoff_from_row(self, row: sqlite3.Row) -> Handoff:
-        with self._lock:
-            scores = self._db.execute(
-                "SELECT sentiment FROM conv_messages WHERE session_id = ? AND role = 'customer'"
-                " AND sentiment IS NOT NULL ORDER BY id",
-                (row["session_id"],),
-            ).fetchall()
-        trend = tuple(round(json.loads(s["sentiment"])["score"], 3) for s in scores)
-        return Handoff(
-            session_id=row["session_id"],
-            status=row["status"],
-            priority=row["priority"],
-            reason=row["reason"],
-            summary=row["summary"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            claimed_by=row["claimed_by"],
-            language=row["language"],
-            sentiment_trend=trend,
+    @staticmethod
+    def _handoffs(conn: Connection, where: sa.ColumnElement[bool]) -> list[Handoff]:
+        query = (
+            sa.select(conv_handoffs, conv_sessions.c.language)
+            .join(conv_sessions, conv_sessions.c.session_id == conv_handoffs.c.session_id)
+            .where(where)
+            .order_by(conv_handoffs.c.priority.desc(), conv_handoffs.c.created_at.asc())
         )
+        handoffs = []
+        for row in conn.execute(query).all():
+            scores = conn.execute(
+                sa.select(conv_messages.c.sentiment)
+                .where(
+                    conv_messages.c.session_id == row.session_id,
+                    conv_messages.c.role == "customer",
+                    conv_messages.c.sentiment.is_not(None),
+                )
+                .order_by(conv_messages.c.id)
+            ).scalars()
+            handoffs.append(
+                Handoff(
+                    session_id=row.session_id,
+                    status=row.status,
+                    priority=row.priority,
+                    reason=row.reason,
+                    summary=row.summary,
+                    created_at=row.created_at,
+                    updated_at=row.updated_at,
+                    claimed_by=row.claimed_by,
+                    language=row.language,
+                    sentiment_trend=tuple(round(json.loads(s)["score"], 3) for s in scores),
+                )
+            )
+        return handoffs
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _sentiment_json(sentiment: Sentiment) -> str:
@@ -368,7 +389,8 @@ def _voice_tone_from_json(text: str | None) -> VoiceTone | None:
     )
 
 
-def _message_from_row(row: sqlite3.Row) -> StoredMessage:
+def _message_from_row(result: sa.Row) -> StoredMessage:
+    row = result._mapping
     sentiment = None
     if row["sentiment"]:
         data = json.loads(row["sentiment"])

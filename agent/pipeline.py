@@ -1,6 +1,6 @@
 """One customer turn, start to finish: the path a newcomer should read first.
 
-    Turn -> transcribe audio -> read screenshot -> search the FAQ -> score sentiment -> route
+    Turn -> transcribe audio -> read screenshot -> search the FAQ -> score sentiment (+ voice tone) -> route
          -> stream the reply -> check citations -> store both messages -> Reply
 
 Each stage is one call, timed on its own (Reply.timings_ms). The stages themselves live in their own
@@ -24,22 +24,23 @@ from agent.conversations import ConversationStore, Handoff, StoredMessage
 from agent.errors import AgentError
 from agent.generators.base import Generator
 from agent.language import detect_language
+from agent.message_checks import check_language, check_message_text
 from agent.opening_hours import OpeningHours, QueueStatus, handoff_notice
 from agent.policy import History, decide, distinct_topics, topic_key
 from agent.prompts import ChatTurn, Prompt, build_prompt
-from agent.sentiment import SentimentAnalyzer, fuse
+from agent.sentiment import SentimentAnalyzer, fuse, fuse_voice
 from agent.settings import AgentConfig
 from agent.small_talk import small_talk_kind, small_talk_reply
 from agent.summary import handoff_summary
 from agent.tone import ToneSplitter
-from agent.types import Decision, Reply, ReplyDelta, Route, Screenshot, Sentiment, SentimentLabel, Turn
+from agent.types import Decision, Reply, ReplyDelta, Route, Screenshot, Sentiment, SentimentLabel, Turn, VoiceTone
+from agent.voice_tone import judge
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.types import Hit, SearchResult
-from speech.types import Transcript
+from speech.types import Transcript, VoiceFeatures
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT_CHARS = 4_000  # a customer message longer than this is refused, not truncated silently
 CONTEXT_WORDS = 4  # a follow-up this short ("and abroad?") is searched together with the previous message
 MAX_OCR_QUERY_CHARS = 600  # screenshot text beyond this dilutes the query more than it helps
 
@@ -95,6 +96,7 @@ class Agent:
         config: AgentConfig,
         opening_hours: OpeningHours | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        hear_voice: Callable[[bytes], VoiceFeatures] | None = None,
     ) -> None:
         self.knowledge_base = knowledge_base
         self.opening_hours = opening_hours or OpeningHours()
@@ -104,6 +106,7 @@ class Agent:
         self.generator = generator
         self._transcribe = transcribe
         self._read_screenshot = read_screenshot
+        self._hear_voice = hear_voice  # the prosody of a voice message, for its tone (None: tone not read)
         self.config = config
 
     def ask(self, turn: Turn) -> Reply:
@@ -124,7 +127,7 @@ class Agent:
 
         with clock.stage("retrieve"):
             result = self._chosen_option(turn.session_id, heard.text) or self.knowledge_base.search(
-                search_query(heard.text, heard.ocr_text, earlier)
+                search_query(heard.text, heard.ocr_text, earlier)[: self.knowledge_base.config.max_query_chars]
             )
         with clock.stage("sentiment"):
             sentiment = (
@@ -132,6 +135,10 @@ class Agent:
                 if heard.text
                 else NEUTRAL
             )
+        with clock.stage("voice_tone"):
+            voice = self._voice_tone(turn, earlier)
+            weight, agitated_at = self.config.voice_tone_weight, self.config.voice_agitated_at
+            sentiment = fuse_voice(sentiment, voice, weight=weight, agitated_at=agitated_at)
         with clock.stage("policy"):
             if with_person:
                 assert handoff is not None
@@ -159,6 +166,7 @@ class Agent:
             route=None if with_person else decision.route,  # a chat with a person is not an FAQ gap
             reason=decision.reason,
             image_png=heard.screenshot.png if heard.screenshot else None,
+            voice_tone=voice,
         )
         if decision.route is Route.HANDOFF and not with_person:
             summary = handoff_summary(
@@ -233,6 +241,7 @@ class Agent:
             language=heard.language,
             hits=tuple(result.hits),
             transcript=heard.transcript,
+            voice_tone=voice,
             ocr_text=heard.ocr_text,
             turn_id=stored.id if stored else None,
             timings_ms=clock.timings_ms,
@@ -242,8 +251,8 @@ class Agent:
         """Check the turn, transcribe its audio, read its screenshot, and settle its language."""
         if not (turn.text.strip() or turn.audio or turn.image):
             raise AgentError("Please type a question, record a voice message or attach a screenshot.")
-        if len(turn.text) > MAX_TEXT_CHARS:
-            raise AgentError(f"That message is too long ({len(turn.text)} characters; the limit is {MAX_TEXT_CHARS}).")
+        check_message_text(turn.text, self.config.max_message_chars)
+        check_language(turn.language)
         transcript = screenshot = None
         if turn.audio:
             with clock.stage("transcribe"):
@@ -259,6 +268,12 @@ class Agent:
         spoken = transcript.language if transcript and not turn.text.strip() else None
         language = turn.language or spoken or detect_language(text or ocr_text)
         return _Heard(text, ocr_text, language, transcript, screenshot)
+
+    def _voice_tone(self, turn: Turn, earlier: list[StoredMessage]) -> VoiceTone | None:
+        """The voice message's tone against the customer's earlier voice messages in this conversation."""
+        if not turn.audio or self._hear_voice is None:
+            return None
+        return judge(self._hear_voice(turn.audio), [m.voice_tone.features for m in earlier if m.voice_tone])
 
     def _generate(
         self, prompt: Prompt, clock: _Clock
@@ -338,7 +353,8 @@ class Agent:
         earlier = [m for m in self.conversations.messages(session_id) if m.role == "customer"]
         if not earlier:
             return SearchResult("", [], False, 0.0, "the customer has not written anything yet")
-        return self.knowledge_base.search(search_query(earlier[-1].text, "", earlier[:-1]))
+        query = search_query(earlier[-1].text, "", earlier[:-1])
+        return self.knowledge_base.search(query[: self.knowledge_base.config.max_query_chars])
 
 
 _OPTION_NUMBER = re.compile(r"^\s*(?:#|no\.?\s*|option\s*|第)?\s*([1-9])\s*(?:个|項|项)?\s*[.)。]?\s*$", re.IGNORECASE)
@@ -346,7 +362,11 @@ NEUTRAL = Sentiment(SentimentLabel.NEUTRAL, 0.0, (), "no text")
 
 
 def search_query(text: str, ocr_text: str, earlier: list[StoredMessage]) -> str:
-    """What retrieval sees: the message, the screenshot's text, and the previous message for short follow-ups."""
+    """What retrieval sees: the message, the screenshot's text, and the previous message for short follow-ups.
+
+    The caller cuts it to retrieval's own query limit: a long message (up to max_message_chars) is accepted
+    whole and stored whole, and its first part is plenty to find the FAQ entry (embedders read ~256 tokens).
+    """
     parts = [text]
     if ocr_text:
         parts.append(ocr_text[:MAX_OCR_QUERY_CHARS])

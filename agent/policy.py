@@ -33,7 +33,7 @@ from retrieval.types import Hit, SearchResult
 T = TypeVar("T")
 
 URGENT, UPSET, NORMAL = 3, 2, 1  # handoff priorities: higher is served first
-UPSET_CUES = frozenset({"threatens_to_leave", "profanity", "shouting", "repeated_question"})
+UPSET_CUES = frozenset({"threatens_to_leave", "profanity", "shouting", "repeated_question", "agitated_voice"})
 
 # Patterns are deliberately narrow: a false "fraud" handoff costs an agent's minute, a missed one costs money.
 URGENT_TOPICS: dict[str, tuple[str, ...]] = {
@@ -115,7 +115,7 @@ def decide(
         return Decision(
             Route.HANDOFF,
             f"sentiment negative for {negative_streak} turns in a row (latest {sentiment.score:+.2f}"
-            + (f", {', '.join(sentiment.cues)})" if upset else ")"),
+            + (f", {', '.join(cue.replace('_', ' ') for cue in sentiment.cues)})" if upset else ")"),
             UPSET,
         )
 

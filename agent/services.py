@@ -20,10 +20,12 @@ from agent.screenshot import read_screenshot
 from agent.sentiment import SentimentAnalyzer, load_sentiment_analyzer
 from agent.settings import Settings
 from agent.types import Screenshot
+from retrieval.database import Database
 from retrieval.knowledge_base import KnowledgeBase
 from speech.audio import decode_audio
+from speech.prosody import voice_features
 from speech.transcriber import Transcriber, load_transcriber
-from speech.types import Transcript
+from speech.types import Transcript, VoiceFeatures
 
 
 class Services:
@@ -33,16 +35,22 @@ class Services:
         self._lock = threading.RLock()
 
     @cached_property
+    def database(self) -> Database:
+        """The shared database (SQLite in the data folder, or PostgreSQL), migrated on first use."""
+        with self._lock:
+            return self.settings.open_database()
+
+    @cached_property
     def knowledge_base(self) -> KnowledgeBase:
         with self._lock:
-            kb = KnowledgeBase.open(self.settings.data_dir, self.settings.retrieval)
+            kb = KnowledgeBase.open(self.settings.data_dir, self.settings.retrieval, database=self.database)
             kb.ensure_default_faq()
             return kb
 
     @cached_property
     def conversations(self) -> ConversationStore:
         with self._lock:
-            return ConversationStore(self.settings.database_path)
+            return ConversationStore(self.database)
 
     @cached_property
     def transcriber(self) -> Transcriber:
@@ -76,6 +84,7 @@ class Services:
                 read_screenshot=self.read_screenshot,
                 config=self.settings.agent,
                 opening_hours=self.settings.opening_hours,
+                hear_voice=self.hear_voice,
             )
 
     def transcribe(self, audio: bytes | tuple[int, np.ndarray]) -> Transcript:
@@ -83,6 +92,15 @@ class Services:
         config = self.settings.speech
         clip = decode_audio(audio, max_duration_s=config.max_duration_s, max_bytes=config.max_bytes)
         return self.transcriber.transcribe(clip)
+
+    def hear_voice(self, audio: bytes | tuple[int, np.ndarray]) -> VoiceFeatures:
+        """The voice message's prosody, from the recording as it arrived (its gain is part of the evidence).
+
+        It decodes the upload a second time (a few ms for a voice message) to keep transcription untouched.
+        """
+        config = self.settings.speech
+        clip = decode_audio(audio, max_duration_s=config.max_duration_s, max_bytes=config.max_bytes)
+        return voice_features(clip.samples)
 
     def read_screenshot(self, image: bytes) -> Screenshot:
         return read_screenshot(image, self.settings.agent, self.ocr)
@@ -99,3 +117,5 @@ class Services:
             self.knowledge_base.close()
         if "conversations" in self.__dict__:
             self.conversations.close()
+        if "database" in self.__dict__:
+            self.database.close()

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from sqlalchemy.engine import make_url
 
 from agent.opening_hours import OpeningHours
 from retrieval.config import RetrievalConfig
+from retrieval.database import Database, PoolLimits, database_url, open_database
 from speech.config import SpeechConfig
 
 
@@ -69,6 +71,19 @@ class AgentConfig(BaseModel):
     sentiment_fusion_weight: float = Field(
         0.3, ge=0, le=1, description="Share given to a VLM/server model's own reading of the customer's tone."
     )
+    voice_tone_weight: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of an agitated voice in a voice message's sentiment (agent/sentiment/voice_fusion.py); "
+        "0 keeps the words' reading (the tone is still shown to agents).",
+    )
+    voice_agitated_at: float = Field(
+        0.5, ge=0, le=1, description="Voice agitation (0-1, against the customer's earlier voice) that counts as upset."
+    )
+    max_message_chars: int = Field(
+        4_000, ge=1, description="Longest customer message, in characters (the API, the chat page and the pipeline)."
+    )
     max_image_bytes: int = Field(10_000_000, gt=0, description="Largest accepted screenshot upload, in bytes.")
     max_image_pixels: int = Field(40_000_000, gt=0, description="Largest accepted screenshot, in pixels.")
     ocr_engine: str = Field("rapidocr", description="OCR engine for screenshots: 'rapidocr'.")
@@ -94,6 +109,43 @@ class AgentConfig(BaseModel):
     clarify_margin: float = Field(
         0.0, ge=0, description="Offer choices when the top two topics differ by less than this fused score (0: never)."
     )
+
+
+def _rate(value: str) -> str:
+    """A rate such as "20/minute" or "5 per 10 minutes" (the `limits` package's notation), checked at load."""
+    from limits import parse
+
+    try:
+        parse(value)
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not a rate; write it like '20/minute' or '3 per 10 minutes'") from error
+    return value
+
+
+Rate = Annotated[str, AfterValidator(_rate)]
+
+
+class SecurityConfig(BaseModel):
+    """Sign-in throttling, token lifetimes and rate limits on anonymous requests (FINDESK_SECURITY__*).
+
+    Counts are per client address as the server sees it: behind a reverse proxy, let uvicorn trust its
+    X-Forwarded-For (`--forwarded-allow-ips`), or every customer shares the proxy's address.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    api_token_days: int = Field(90, ge=1, description="API tokens (`findesk user token`) expire after this many days.")
+    login_window_s: int = Field(900, ge=1, description="Failed sign-ins are counted over this many seconds.")
+    login_failures_per_account: int = Field(
+        5, ge=1, description="Refuse (429) sign-ins to an account after this many failures in the window."
+    )
+    login_failures_per_address: int = Field(
+        20, ge=1, description="Refuse (429) sign-ins from a client address after this many failures in the window."
+    )
+    chat_turns_per_session: Rate = Field("20/minute", description="Customer turns one conversation may send.")
+    chat_turns_per_address: Rate = Field("60/minute", description="Customer turns one client address may send.")
+    handoffs_per_session: Rate = Field("3/hour", description="'Talk to a person' requests per conversation.")
+    handoffs_per_address: Rate = Field("20/hour", description="'Talk to a person' requests per client address.")
 
 
 class WebConfig(BaseModel):
@@ -134,12 +186,23 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(default_factory=default_data_dir, description="Where the database and index files live.")
+    database_url: SecretStr = Field(
+        SecretStr(""),
+        description="PostgreSQL shared by several replicas, e.g. postgresql://findesk:secret@db:5432/findesk "
+        "(FINDESK_DATABASE_URL); empty: SQLite in data_dir. Index files always stay in data_dir.",
+    )
+    database_pool_size: int = Field(5, ge=1, description="Database connections each process keeps open.")
+    database_max_overflow: int = Field(10, ge=0, description="Extra connections a process may open under bursts.")
+    database_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds to wait for the database server or a free pooled connection."
+    )
     host: str = Field("127.0.0.1", description="Address `findesk serve` listens on.")
     port: int = Field(7860, ge=0, le=65535, description="Port `findesk serve` listens on.")
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     speech: SpeechConfig = Field(default_factory=SpeechConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     opening_hours: OpeningHours = Field(default_factory=OpeningHours)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
     web: WebConfig = Field(default_factory=WebConfig)
 
     @classmethod
@@ -160,7 +223,19 @@ class Settings(BaseSettings):
 
     @property
     def database_path(self) -> Path:
+        """The SQLite file used when no database_url is set."""
         return self.data_dir / "findesk.sqlite3"
+
+    @property
+    def database_location(self) -> str:
+        """Where the database is, without its password (for `findesk doctor` and logs)."""
+        url = database_url(self.database_url.get_secret_value(), self.data_dir)
+        return make_url(url).render_as_string(hide_password=True)
+
+    def open_database(self) -> Database:
+        """The one place FinDesk connects to its database (and migrates it): shared by every store."""
+        limits = PoolLimits(self.database_pool_size, self.database_max_overflow, self.database_timeout_s)
+        return open_database(database_url(self.database_url.get_secret_value(), self.data_dir), pool=limits)
 
     @property
     def index_dir(self) -> Path:

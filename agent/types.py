@@ -111,6 +111,7 @@ class Reply:
     language: str
     hits: tuple[Hit, ...] = ()
     transcript: Transcript | None = None
+    voice_tone: VoiceTone | None = None  # customer voice messages
     ocr_text: str = ""
     turn_id: int | None = None
     # Per stage: transcribe, ocr, retrieve, sentiment, policy, generate, first_token (ms).

@@ -25,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -78,15 +77,20 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
 def session_worker(url: str, pool: list[str], stop_at: float, max_requests: int, out: list[tuple[float, bool]],
                    lock: threading.Lock, seed: int) -> None:  # fmt: skip
     rng = random.Random(seed)
-    session_id = uuid.uuid4().hex
+    conversation: dict[str, str] = {}  # the server opens it on the first turn; later turns send its token
     with httpx.Client(base_url=url, timeout=120) as client:
         for _ in range(max_requests):
             if time.monotonic() >= stop_at:
                 break
             started = time.perf_counter()
             try:
-                response = client.post("/api/chat", data={"session_id": session_id, "text": rng.choice(pool)})
+                data = {"text": rng.choice(pool), **({"session_id": conversation["id"]} if conversation else {})}
+                headers = {"X-Session-Token": conversation["token"]} if conversation else {}
+                response = client.post("/api/chat", data=data, headers=headers)
                 ok = response.status_code == 200 and "route" in response.json()
+                if ok and not conversation:
+                    reply = response.json()
+                    conversation = {"id": reply["session_id"], "token": reply["session_token"]}
             except (httpx.HTTPError, ValueError):
                 ok = False
             with lock:

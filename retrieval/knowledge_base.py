@@ -18,6 +18,7 @@ from pathlib import Path
 
 from retrieval import importers
 from retrieval.config import RetrievalConfig
+from retrieval.database import Database
 from retrieval.dense_channel import DenseChannel, make_channels
 from retrieval.embedders import Embedder
 from retrieval.errors import InvalidQuery
@@ -61,8 +62,16 @@ class KnowledgeBase:
 
     # --- opening ---------------------------------------------------------------------------------
     @classmethod
-    def open(cls, data_dir: Path, config: RetrievalConfig, *, embedder: Embedder | None = None) -> KnowledgeBase:
-        store = FaqStore(Path(data_dir) / "findesk.sqlite3", max_row_chars=config.max_row_chars)
+    def open(
+        cls,
+        data_dir: Path,
+        config: RetrievalConfig,
+        *,
+        embedder: Embedder | None = None,
+        database: Database | None = None,
+    ) -> KnowledgeBase:
+        """The FAQ in `database` (default: SQLite in `data_dir`), indexed in `data_dir`/index (this replica's own)."""
+        store = FaqStore(database or Path(data_dir) / "findesk.sqlite3", max_row_chars=config.max_row_chars)
         kb = cls(store, Path(data_dir) / "index", config, make_channels(config, embedder))
         kb._load()
         return kb

@@ -1,15 +1,16 @@
-"""The FAQ store: operators' source of truth, in SQLite, with an audit log and a change log.
+"""The FAQ store: operators' source of truth, with an audit log and a change log, on the storage layer.
 
-Tables (all prefixed `faq_` because other packages keep their own tables in the same database file):
+Tables (all prefixed `faq_` because other packages keep their own tables in the same database):
 - `faq_entries`: one row per entry; list fields are JSON arrays.
 - `faq_audit`: who changed what, when, with the entry before and after (JSON; null for add/delete).
 - `faq_changes`: one row per changed entry (`op` is add, edit or delete). Its AUTOINCREMENT `seq` is the
   store version, so the search index can catch up with `changes_since(index_version)` instead of
   rebuilding. Rows are never deleted, which keeps the version monotonic.
 
-Every change is one SQLite transaction (BEGIN IMMEDIATE ... COMMIT), so a process killed mid-import
-leaves the store as it was. One connection is shared behind a lock, which makes a store object safe to
-use from Gradio's worker threads; other processes (the CLI beside a running server) see each commit.
+Every change is one transaction under the FAQ write lock (retrieval/database.py), so a process killed
+mid-import leaves the store as it was, versions checked by `expected_version` cannot race, and change-log
+rows commit in `seq` order: a replica that has seen version N has seen every change up to N. Other
+processes and replicas (the CLI beside a running server) see each commit.
 """
 
 from __future__ import annotations
@@ -20,18 +21,19 @@ import hashlib
 import json
 import re
 import secrets
-import sqlite3
-import threading
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
 from retrieval.config import RetrievalConfig
-from retrieval.errors import EntryExists, EntryNotFound, InvalidEntry, StoreUnavailable, VersionConflict
+from retrieval.database import Database, open_database
+from retrieval.errors import EntryExists, EntryNotFound, InvalidEntry, VersionConflict
 from retrieval.types import FaqEntry
 
 DEFAULT_MAX_ROW_CHARS: int = RetrievalConfig.model_fields["max_row_chars"].default
@@ -39,36 +41,40 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,100}")
 EDITABLE_FIELDS = ("question", "answer", "alternates", "category", "language", "tags")
 _LANGUAGE_PATTERN = re.compile(r"[A-Za-z0-9-]{1,35}")  # BCP-47-ish: "en", "zh", "zh-Hant", "pt-BR"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS faq_entries (
-    id TEXT PRIMARY KEY,
-    question TEXT NOT NULL,
-    alternates TEXT NOT NULL DEFAULT '[]',
-    answer TEXT NOT NULL,
-    category TEXT NOT NULL DEFAULT '',
-    language TEXT NOT NULL DEFAULT 'en',
-    tags TEXT NOT NULL DEFAULT '[]',
-    updated_at TEXT NOT NULL,
-    version INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS faq_entries_category ON faq_entries(category);
-CREATE TABLE IF NOT EXISTS faq_audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL CHECK (action IN ('add', 'edit', 'delete', 'import')),
-    entry_id TEXT NOT NULL,
-    before TEXT,
-    after TEXT
-);
-CREATE INDEX IF NOT EXISTS faq_audit_entry ON faq_audit(entry_id);
-CREATE TABLE IF NOT EXISTS faq_changes (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    entry_id TEXT NOT NULL,
-    op TEXT NOT NULL CHECK (op IN ('add', 'edit', 'delete'))
-);
-"""
-_COLUMNS = "id, question, alternates, answer, category, language, tags, updated_at, version"
+_metadata = sa.MetaData()
+# The tables as the queries below see them; retrieval/migrations/ creates and upgrades them.
+faq_entries = sa.Table(
+    "faq_entries",
+    _metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("question", sa.Text),
+    sa.Column("alternates", sa.Text),  # JSON array
+    sa.Column("answer", sa.Text),
+    sa.Column("category", sa.Text),
+    sa.Column("language", sa.Text),
+    sa.Column("tags", sa.Text),  # JSON array
+    sa.Column("updated_at", sa.Text),
+    sa.Column("version", sa.Integer),
+)
+faq_audit = sa.Table(
+    "faq_audit",
+    _metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("at", sa.Text),
+    sa.Column("actor", sa.Text),
+    sa.Column("action", sa.Text),
+    sa.Column("entry_id", sa.Text),
+    sa.Column("before", sa.Text),
+    sa.Column("after", sa.Text),
+)
+faq_changes = sa.Table(
+    "faq_changes",
+    _metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True),
+    sa.Column("entry_id", sa.Text),
+    sa.Column("op", sa.Text),
+)
+_WRITE_LOCK = "faq-changes"  # every FAQ write: the change log's seq order is its commit order
 
 
 @dataclass(frozen=True)
@@ -194,60 +200,68 @@ def _entry_from_json(text: str | None) -> FaqEntry | None:
     return FaqEntry(**data)
 
 
-def _entry_from_row(row: sqlite3.Row | tuple) -> FaqEntry:
-    id_, question, alternates, answer, category, language, tags, updated_at, version = row
+def _entry_from_row(row: sa.Row) -> FaqEntry:
     return FaqEntry(
-        id=id_,
-        question=question,
-        answer=answer,
-        alternates=tuple(json.loads(alternates)),
-        category=category,
-        language=language,
-        tags=tuple(json.loads(tags)),
-        updated_at=updated_at,
-        version=version,
+        id=row.id,
+        question=row.question,
+        answer=row.answer,
+        alternates=tuple(json.loads(row.alternates)),
+        category=row.category,
+        language=row.language,
+        tags=tuple(json.loads(row.tags)),
+        updated_at=row.updated_at,
+        version=row.version,
     )
 
 
-def _text_matches(needle: str, question: str, alternates: str, answer: str) -> bool:
-    # Python's casefold handles non-ASCII letters, unlike SQLite's LIKE/lower (ASCII only).
-    haystack = "\n".join((question, *json.loads(alternates), answer))
-    return needle in haystack.casefold()
+def _entry_row(entry: FaqEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "question": entry.question,
+        "alternates": json.dumps(list(entry.alternates), ensure_ascii=False),
+        "answer": entry.answer,
+        "category": entry.category,
+        "language": entry.language,
+        "tags": json.dumps(list(entry.tags), ensure_ascii=False),
+        "updated_at": entry.updated_at,
+        "version": entry.version,
+    }
+
+
+def _text_matches(needle: str, entry: FaqEntry) -> bool:
+    # Python's casefold handles non-ASCII letters, unlike SQL's LIKE/lower on some engines; the FAQ is small.
+    return needle in "\n".join((entry.question, *entry.alternates, entry.answer)).casefold()
+
+
+_VERSION = sa.select(sa.func.coalesce(sa.func.max(faq_changes.c.seq), 0))
 
 
 class FaqStore:
-    """FAQ entries in a SQLite file, with audit and change logs. Safe to share between threads."""
+    """FAQ entries with audit and change logs, on SQLite or PostgreSQL. Safe to share between threads.
 
-    def __init__(self, path: Path, *, max_row_chars: int = DEFAULT_MAX_ROW_CHARS, busy_timeout_s: float = 10.0) -> None:
-        self.path = Path(path)
+    `database` is an open Database (shared with the other stores), or the path of a SQLite file (the store
+    then opens it, migrates it, and closes it with itself).
+    """
+
+    def __init__(
+        self,
+        database: Database | Path,
+        *,
+        max_row_chars: int = DEFAULT_MAX_ROW_CHARS,
+        busy_timeout_s: float = 10.0,
+    ) -> None:
         self.max_row_chars = max_row_chars
-        self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so one change is exactly one transaction.
-            # The server and the CLI may write at once: `timeout` is SQLite's busy_timeout (wait for the other writer).
-            self._conn = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None, timeout=busy_timeout_s
-            )
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            # FULL: operators' edits are the source of truth; one fsync per edit is cheap next to losing one.
-            self._conn.execute("PRAGMA synchronous = FULL")
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            self._conn.create_function("faq_text_matches", 4, _text_matches, deterministic=True)
-            with self._transaction() as conn:
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    conn.execute(statement)
-        except (sqlite3.DatabaseError, OSError) as e:
-            raise StoreUnavailable(
-                f"Cannot open the FAQ database at {self.path}: {e}. If the file is damaged, move it aside "
-                "(FinDesk creates a new one) or choose another folder with --data-dir / FINDESK_DATA_DIR."
-            ) from e
+        self._owns_db = not isinstance(database, Database)
+        if isinstance(database, Database):
+            self.db = database
+        else:
+            self.db = open_database(f"sqlite:///{Path(database)}", sqlite_busy_timeout_s=busy_timeout_s)
 
     # --- lifecycle -------------------------------------------------------------------------------------
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        if self._owns_db:
+            self.db.close()
 
     def __enter__(self) -> FaqStore:
         return self
@@ -255,42 +269,21 @@ class FaqStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE takes the write lock up front, so two writers queue instead of deadlocking."""
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            yield self._conn
-            self._conn.execute("COMMIT")
-        except BaseException as e:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
-            if isinstance(e, sqlite3.OperationalError):  # locked past busy_timeout, disk full, read-only file
-                raise StoreUnavailable(
-                    f"Could not save to the FAQ database at {self.path}: {e}. Nothing was changed; if another "
-                    "FinDesk process is importing, wait for it and try again, else check the disk and permissions."
-                ) from e
-            raise
-
     # --- reading ---------------------------------------------------------------------------------------
 
     @property
     def version(self) -> int:
         """The store version: bumps on every committed change to an entry (also by other processes)."""
-        with self._lock:
-            return self._read_version(self._conn)
-
-    @staticmethod
-    def _read_version(conn: sqlite3.Connection) -> int:
-        return conn.execute("SELECT COALESCE(MAX(seq), 0) FROM faq_changes").fetchone()[0]
+        with self.db.read() as conn:
+            return int(conn.execute(_VERSION).scalar_one())
 
     def get(self, entry_id: str) -> FaqEntry | None:
-        with self._lock:
-            return self._get(self._conn, entry_id)
+        with self.db.read() as conn:
+            return self._get(conn, entry_id)
 
     @staticmethod
-    def _get(conn: sqlite3.Connection, entry_id: str) -> FaqEntry | None:
-        row = conn.execute(f"SELECT {_COLUMNS} FROM faq_entries WHERE id = ?", (entry_id,)).fetchone()
+    def _get(conn: Connection, entry_id: str) -> FaqEntry | None:
+        row = conn.execute(sa.select(faq_entries).where(faq_entries.c.id == entry_id)).first()
         return _entry_from_row(row) if row else None
 
     def list(
@@ -303,60 +296,50 @@ class FaqStore:
         offset: int = 0,
     ) -> list[FaqEntry]:
         """Entries ordered by id; `text` is a case-insensitive substring of question, alternates or answer."""
-        where: list[str] = []
-        params: list[Any] = []
-        if text:
-            where.append("faq_text_matches(?, question, alternates, answer)")
-            params.append(text.casefold())
+        query = sa.select(faq_entries).order_by(faq_entries.c.id)
         if category is not None:
-            where.append("category = ?")
-            params.append(category)
+            query = query.where(faq_entries.c.category == category)
         if language is not None:
-            where.append("language = ?")
-            params.append(language)
-        sql = f"SELECT {_COLUMNS} FROM faq_entries"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id LIMIT ? OFFSET ?"
-        params += [-1 if limit is None else limit, offset]
-        with self._lock:
-            return [_entry_from_row(row) for row in self._conn.execute(sql, params)]
+            query = query.where(faq_entries.c.language == language)
+        if not text:
+            query = query.limit(limit).offset(offset)
+        with self.db.read() as conn:
+            entries = [_entry_from_row(row) for row in conn.execute(query)]
+        if text:
+            needle = text.casefold()
+            matching = [e for e in entries if _text_matches(needle, e)]
+            entries = matching[offset : None if limit is None else offset + limit]
+        return entries
 
     def count(self) -> int:
-        with self._lock:
-            return self._conn.execute("SELECT COUNT(*) FROM faq_entries").fetchone()[0]
+        with self.db.read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(faq_entries)).scalar_one())
 
     # `builtins.list`: below the `list` method, a bare `list` in this class body names that method.
     def categories(self) -> builtins.list[str]:
-        with self._lock:
-            rows = self._conn.execute("SELECT DISTINCT category FROM faq_entries WHERE category != '' ORDER BY 1")
-            return [row[0] for row in rows]
+        column = faq_entries.c.category
+        with self.db.read() as conn:
+            return list(conn.execute(sa.select(column).distinct().where(column != "").order_by(column)).scalars())
 
     def changes_since(self, version: int) -> tuple[int, set[str]]:
         """The current version and the ids changed after `version`; an id with no entry now was deleted."""
-        with self._lock:
-            self._conn.execute("BEGIN")  # one snapshot, so the version matches the ids
-            try:
-                current = self._read_version(self._conn)
-                rows = self._conn.execute("SELECT DISTINCT entry_id FROM faq_changes WHERE seq > ?", (version,))
-                return current, {row[0] for row in rows}
-            finally:
-                self._conn.execute("COMMIT")
+        with self.db.read() as conn:  # one snapshot, so the version matches the ids
+            current = int(conn.execute(_VERSION).scalar_one())
+            rows = conn.execute(sa.select(faq_changes.c.entry_id).distinct().where(faq_changes.c.seq > version))
+            return current, set(rows.scalars())
 
     def audit(self, entry_id: str | None = None, limit: int = 100) -> builtins.list[AuditRecord]:
         """Audited changes, newest first; only those of `entry_id` when given."""
-        sql = "SELECT id, at, actor, action, entry_id, before, after FROM faq_audit"
-        params: list[Any] = []
+        query = sa.select(faq_audit).order_by(faq_audit.c.id.desc()).limit(limit)
         if entry_id is not None:
-            sql += " WHERE entry_id = ?"
-            params.append(entry_id)
-        sql += " ORDER BY id DESC LIMIT ?"
-        params.append(limit)
-        with self._lock:
-            rows = self._conn.execute(sql, params).fetchall()
+            query = query.where(faq_audit.c.entry_id == entry_id)
+        with self.db.read() as conn:
+            rows = conn.execute(query).all()
         return [
-            AuditRecord(id_, at, actor, action, eid, _entry_from_json(before), _entry_from_json(after))
-            for id_, at, actor, action, eid, before, after in rows
+            AuditRecord(
+                r.id, r.at, r.actor, r.action, r.entry_id, _entry_from_json(r.before), _entry_from_json(r.after)
+            )
+            for r in rows
         ]
 
     # --- writing ---------------------------------------------------------------------------------------
@@ -365,7 +348,7 @@ class FaqStore:
         """Add a new entry (version 1). An empty id gets a readable one made from the question."""
         _check_actor(actor)
         entry = validate_entry(entry, max_row_chars=self.max_row_chars)
-        with self._lock, self._transaction() as conn:
+        with self.db.write(_WRITE_LOCK) as conn:
             entry_id = entry.id or self._free_id(conn, entry.question)
             if self._get(conn, entry_id) is not None:
                 raise EntryExists(f"A FAQ entry with id {entry_id!r} already exists: edit it, or choose another id.")
@@ -385,7 +368,7 @@ class FaqStore:
         for field in ("alternates", "tags"):
             if field in changes and isinstance(changes[field], list):
                 changes[field] = tuple(changes[field])
-        with self._lock, self._transaction() as conn:
+        with self.db.write(_WRITE_LOCK) as conn:
             before = self._require(conn, entry_id)
             if expected_version is not None and before.version != expected_version:
                 raise VersionConflict(
@@ -403,7 +386,7 @@ class FaqStore:
     def delete(self, entry_id: str, *, actor: str) -> FaqEntry:
         """Delete an entry and return it as it was."""
         _check_actor(actor)
-        with self._lock, self._transaction() as conn:
+        with self.db.write(_WRITE_LOCK) as conn:
             before = self._require(conn, entry_id)
             self._write(conn, "delete", actor, before=before, after=None)
             return before
@@ -425,7 +408,7 @@ class FaqStore:
         checked = [validate_entry(e, max_row_chars=self.max_row_chars) for e in entries]
         seen: set[str] = set()
         added = updated = unchanged = 0
-        with self._lock, self._transaction() as conn:
+        with self.db.write(_WRITE_LOCK) as conn:
             for done, entry in enumerate(checked, start=1):
                 entry_id = entry.id or make_entry_id(entry.question)
                 if entry_id in seen:
@@ -446,18 +429,18 @@ class FaqStore:
                     updated += 1
                 if progress is not None and (done % 200 == 0 or done == len(checked)):
                     progress(done, len(checked))
-            version = self._read_version(conn)
+            version = int(conn.execute(_VERSION).scalar_one())
         return UpsertReport(added=added, updated=updated, unchanged=unchanged, version=version)
 
     # --- internals -------------------------------------------------------------------------------------
 
-    def _require(self, conn: sqlite3.Connection, entry_id: str) -> FaqEntry:
+    def _require(self, conn: Connection, entry_id: str) -> FaqEntry:
         entry = self._get(conn, entry_id)
         if entry is None:
             raise EntryNotFound(f"No FAQ entry has id {entry_id!r}; `findesk faq list` shows the ids.")
         return entry
 
-    def _free_id(self, conn: sqlite3.Connection, question: str) -> str:
+    def _free_id(self, conn: Connection, question: str) -> str:
         entry_id = make_entry_id(question)
         while self._get(conn, entry_id) is not None:  # same question asked twice: salt until free
             entry_id = make_entry_id(question, salt=secrets.token_hex(4))
@@ -465,7 +448,7 @@ class FaqStore:
 
     @staticmethod
     def _write(
-        conn: sqlite3.Connection,
+        conn: Connection,
         action: str,
         actor: str,
         *,
@@ -476,27 +459,22 @@ class FaqStore:
         """Apply one entry change and record it in the audit and change logs (inside the caller's transaction)."""
         entry_id = (after or before).id  # type: ignore[union-attr]
         if after is None:
-            conn.execute("DELETE FROM faq_entries WHERE id = ?", (entry_id,))
+            conn.execute(sa.delete(faq_entries).where(faq_entries.c.id == entry_id))
+        elif before is None:
+            conn.execute(sa.insert(faq_entries).values(_entry_row(after)))
         else:
-            conn.execute(
-                f"INSERT OR REPLACE INTO faq_entries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    after.id,
-                    after.question,
-                    json.dumps(list(after.alternates), ensure_ascii=False),
-                    after.answer,
-                    after.category,
-                    after.language,
-                    json.dumps(list(after.tags), ensure_ascii=False),
-                    after.updated_at,
-                    after.version,
-                ),
-            )
+            conn.execute(sa.update(faq_entries).where(faq_entries.c.id == entry_id).values(_entry_row(after)))
         conn.execute(
-            "INSERT INTO faq_audit (at, actor, action, entry_id, before, after) VALUES (?, ?, ?, ?, ?, ?)",
-            (after.updated_at if after else _now(), actor, action, entry_id, _entry_json(before), _entry_json(after)),
+            sa.insert(faq_audit).values(
+                at=after.updated_at if after else _now(),
+                actor=actor,
+                action=action,
+                entry_id=entry_id,
+                before=_entry_json(before),
+                after=_entry_json(after),
+            )
         )
-        conn.execute("INSERT INTO faq_changes (entry_id, op) VALUES (?, ?)", (entry_id, op or action))
+        conn.execute(sa.insert(faq_changes).values(entry_id=entry_id, op=op or action))
 
 
 def _check_actor(actor: str) -> None:

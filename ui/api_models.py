@@ -41,6 +41,9 @@ class HitOut(_Out):
 
 class ReplyOut(_Out):
     session_id: str
+    session_token: str | None = Field(
+        None, description="Only in the reply that started the conversation: send it as X-Session-Token from then on."
+    )
     text: str
     citations: list[CitationOut]
     sentiment: SentimentOut
@@ -53,8 +56,9 @@ class ReplyOut(_Out):
     timings_ms: dict[str, float] = {}
 
     @classmethod
-    def of(cls, reply: Reply) -> ReplyOut:
+    def of(cls, reply: Reply, *, session_token: str | None = None) -> ReplyOut:
         data: dict[str, Any] = {f.name: getattr(reply, f.name) for f in dataclasses.fields(reply)}
+        data["session_token"] = session_token
         data["transcript"] = reply.transcript.text if reply.transcript else None
         data["sentiment"] = SentimentOut.model_validate(reply.sentiment)
         data["route"] = str(reply.route)

@@ -40,7 +40,7 @@ def build_app(settings: Settings, *, services: Services | None = None, users: Us
     # A bank's server must not call out: Gradio's usage analytics stay off (also read when a Blocks is built).
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     services = services or Services(settings)
-    users = users or UserStore(settings.database_path)
+    users = users or UserStore.configured(services.database, settings.security)
     uploads = Uploads(settings.web)
 
     @asynccontextmanager

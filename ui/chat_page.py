@@ -2,14 +2,14 @@
 
 Handlers only translate: Gradio payloads -> agent.types.Turn -> Agent.stream -> chat messages. Uploaded
 files are read into memory and deleted at once, so no customer upload stays readable at a /file= URL.
-The session id lives in gr.State (server-side), never in a client-supplied field, so one customer cannot
-read another's conversation through this page's API.
+The conversation is opened by the server on the first message (a random id plus a secret token, as for the
+HTTP API) and kept in gr.State, which Gradio holds server-side per browser session and never takes from the
+request; every handler still checks the token before it reads or writes, so a forged state is refused.
 """
 
 from __future__ import annotations
 
 import mimetypes
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 
 import gradio as gr
 
+from agent.conversations import ConversationNotFound
 from agent.services import Services
 from agent.types import Reply, ReplyDelta, Turn
 from ui.errors import user_message
@@ -28,7 +29,8 @@ POLL_SECONDS = 2.0  # how soon a human agent's reply shows up once the conversat
 
 @dataclass(frozen=True)
 class ChatState:
-    session_id: str
+    session_id: str = ""  # opened on the first message, so page loads alone leave no rows behind
+    token: str = ""  # the conversation's secret (only its hash is stored)
     language: str = "en"
     last_seen_id: int = 0  # newest stored message id the page has looked at for agent/system messages
     handed_over: bool = False
@@ -36,7 +38,7 @@ class ChatState:
 
 def new_state(request: gr.Request | None = None) -> ChatState:
     accept = request.headers.get("accept-language", "") if request is not None else ""
-    return ChatState(session_id=uuid.uuid4().hex, language=language_of(accept))
+    return ChatState(language=language_of(accept))
 
 
 def reply_details(reply: Reply) -> dict[str, Any]:
@@ -44,6 +46,9 @@ def reply_details(reply: Reply) -> dict[str, Any]:
     lang = reply.language
     mood = f"{MOOD_ICONS.get(str(reply.sentiment.label), '')} {text(lang, 'mood')} {reply.sentiment.score:+.2f}"
     log = f"{route_label(lang, str(reply.route))} · {mood}"
+    if reply.voice_tone is not None:  # agitation of the voice message, against the customer's earlier ones
+        agitated = "agitated_voice" in reply.sentiment.cues
+        log += f" · 🎙 {text(lang, 'agitated_voice' if agitated else 'voice_tone')} {reply.voice_tone.agitation:.2f}"
     if reply.citations:
         body = "\n".join(f"[{c.n}] {c.question}" for c in reply.citations)
         title = text(lang, "sources").format(n=len(reply.citations))
@@ -102,8 +107,9 @@ class ChatHandlers:
         # The timer pauses while the reply streams, so a poll cannot overwrite the growing history.
         yield history, gr.MultimodalTextbox(value=None, interactive=False), state, gr.Timer(active=False), gr.skip()
 
-        turn = Turn(session_id=state.session_id, text=words, image=image, audio=audio)
         try:
+            state = self._own(state)
+            turn = Turn(session_id=state.session_id, text=words, image=image, audio=audio)
             for event in self.services.agent.stream(turn):
                 if isinstance(event, ReplyDelta):
                     history[-1] = {"role": "assistant", "content": history[-1]["content"] + event.text}
@@ -155,6 +161,7 @@ class ChatHandlers:
         state = state or new_state()
         history = list(history or [])
         try:
+            state = self._own(state)
             self.services.agent.request_human(state.session_id)
         except Exception as error:
             history.append({"role": "assistant", "content": user_message(error, state.language)})
@@ -165,7 +172,7 @@ class ChatHandlers:
 
     def poll(self, history: list[dict[str, Any]] | None, state: ChatState | None) -> tuple[Any, ...]:
         """Timer tick after a handoff: show new messages from our team; (chatbot, state, timer)."""
-        if state is None or not state.handed_over:
+        if state is None or not state.handed_over or not self._is_own(state):
             return gr.skip(), state, gr.Timer(active=False)
         before = state.last_seen_id
         history, state = self._append_staff_messages(list(history or []), state)
@@ -176,6 +183,18 @@ class ChatHandlers:
         if state.last_seen_id == before:
             return gr.skip(), state, gr.skip()
         return history, state, gr.skip()
+
+    def _own(self, state: ChatState) -> ChatState:
+        """The state with its conversation: opened now on the first message; refused if its token is wrong."""
+        if not state.session_id:
+            session_id, token = self.services.conversations.open_session(language=state.language)
+            return replace(state, session_id=session_id, token=token)
+        if not self._is_own(state):
+            raise ConversationNotFound(text(state.language, "session_lost"))
+        return state
+
+    def _is_own(self, state: ChatState) -> bool:
+        return self.services.conversations.token_matches(state.session_id, state.token)
 
     def _append_staff_messages(
         self, history: list[dict[str, Any]], state: ChatState
@@ -223,6 +242,8 @@ def build_chat_page(services: Services, uploads: Uploads, **blocks: Any) -> gr.B
                 file_types=[*IMAGE_TYPES, *AUDIO_TYPES],
                 file_count="multiple",
                 sources=["upload", "microphone"],
+                # Pasted text up to the message limit stays text (Gradio's default turns >1000 chars into a file).
+                max_plain_text_length=services.settings.agent.max_message_chars,
                 show_label=False,
                 scale=5,
                 elem_id="chat-input",

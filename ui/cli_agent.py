@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agent.conversations import ConversationNotFound
 from agent.errors import user_errors
 from agent.settings import load_settings
 from agent.types import Reply, ReplyDelta, Turn
@@ -30,7 +30,9 @@ def ask(
     text: Annotated[str, typer.Argument(help="The customer's message (may be empty with --image or --audio).")] = "",
     image: Annotated[Path | None, typer.Option(help="A screenshot to attach.", exists=True, dir_okay=False)] = None,
     audio: Annotated[Path | None, typer.Option(help="A voice message to attach.", exists=True, dir_okay=False)] = None,
-    session: Annotated[str | None, typer.Option(help="Continue this conversation (default: a new one).")] = None,
+    session: Annotated[
+        str | None, typer.Option(help="Continue a conversation: the id an earlier `ask` printed (default: new).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole Reply as one JSON object.")] = False,
     data_dir: DataDir = None,
 ) -> None:
@@ -38,13 +40,19 @@ def ask(
     from agent.services import Services
 
     services = Services(load_settings(data_dir=data_dir))
-    turn = Turn(
-        session_id=session or uuid.uuid4().hex,
-        text=text,
-        audio=audio.read_bytes() if audio else None,
-        image=image.read_bytes() if image else None,
-    )
     try:
+        # The terminal is trusted (it can read the database anyway), so it continues a conversation by its id
+        # alone; it still never makes up ids: new conversations get a server-made one, as on the web.
+        if session is None:
+            session = services.conversations.open_session()[0]
+        elif not services.conversations.exists(session):
+            raise ConversationNotFound(f"No conversation {session!r}: leave out --session to start one.")
+        turn = Turn(
+            session_id=session,
+            text=text,
+            audio=audio.read_bytes() if audio else None,
+            image=image.read_bytes() if image else None,
+        )
         reply = None
         for event in services.agent.stream(turn):
             if isinstance(event, ReplyDelta) and not as_json:
@@ -87,7 +95,7 @@ def doctor(data_dir: DataDir = None) -> None:
     settings = load_settings(data_dir=data_dir)
     console = Console()
     sections: dict[str, dict[str, Any]] = {
-        "data": {"data_dir": settings.data_dir, "database": settings.database_path, "index": settings.index_dir},
+        "data": {"data_dir": settings.data_dir, "database": settings.database_location, "index": settings.index_dir},
         "embedder": retrieval_models.describe(
             settings.retrieval.embedder, settings.retrieval.device, settings.retrieval.embedder_backend
         ),

@@ -6,7 +6,7 @@ import dataclasses
 import getpass
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -70,8 +70,8 @@ def _user_errors() -> Iterator[None]:
 def _store(data_dir: Path | None) -> Iterator[FaqStore]:
     """The FAQ store alone, for commands that only read it (no embedding model is loaded)."""
     settings = _settings(data_dir)
-    with _user_errors(), FaqStore(settings.database_path, max_row_chars=settings.retrieval.max_row_chars) as store:
-        yield store
+    with _user_errors(), closing(settings.open_database()) as db:
+        yield FaqStore(db, max_row_chars=settings.retrieval.max_row_chars)
 
 
 @contextmanager
@@ -81,7 +81,11 @@ def _knowledge_base(data_dir: Path | None) -> Iterator[KnowledgeBase]:
     from retrieval.knowledge_base import KnowledgeBase  # the search stack (torch, FAISS) only when changing
 
     settings = _settings(data_dir)
-    with _user_errors(), KnowledgeBase.open(settings.data_dir, settings.retrieval) as kb:
+    with (
+        _user_errors(),
+        closing(settings.open_database()) as db,
+        KnowledgeBase.open(settings.data_dir, settings.retrieval, database=db) as kb,
+    ):
         yield kb
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -45,7 +45,10 @@ def _knowledge_base(data_dir: Path | None, *, seed: bool = True) -> Iterator[Kno
 
     settings = load_settings(data_dir=data_dir)
     try:
-        with KnowledgeBase.open(settings.data_dir, settings.retrieval) as kb:
+        with (
+            closing(settings.open_database()) as db,
+            KnowledgeBase.open(settings.data_dir, settings.retrieval, database=db) as kb,
+        ):
             if seed:
                 kb.ensure_default_faq()
             yield kb

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -13,13 +16,22 @@ import typer
 from rich.console import Console
 
 from agent.settings import load_settings
+from retrieval.database import DatabaseUnavailable
 from ui.auth import ROLES, AuthError, UserStore
 
 err = Console(stderr=True)
 
 
-def _users(data_dir: Path | None) -> UserStore:
-    return UserStore(load_settings(data_dir=data_dir).database_path)
+@contextmanager
+def _users(data_dir: Path | None) -> Iterator[UserStore]:
+    """The staff users in the configured database; a database that cannot be opened ends the command."""
+    settings = load_settings(data_dir=data_dir)
+    try:
+        with closing(settings.open_database()) as db:
+            yield UserStore.configured(db, settings.security)
+    except DatabaseUnavailable as error:
+        err.print(f"[red]{error}", highlight=False)
+        raise typer.Exit(1) from error
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -58,7 +70,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         if warm_up:
             with err.status("Loading the FAQ index and models…"):
                 services.warm_up()
-        if not UserStore(settings.database_path).list():
+        if not UserStore(services.database).list():
             err.print("[yellow]No staff users yet: add one with `findesk user add NAME --role agent|operator`.")
         err.print(f"FinDesk on http://{settings.host}:{settings.port}/chat/ · desk /desk/ · console /console/ · "
                   "API /docs")  # fmt: skip
@@ -73,7 +85,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     ) -> None:
         """Create a staff user (the password is stored as an argon2 hash)."""
         try:
-            user = _users(data_dir).add(name, role, _read_password(password_stdin))
+            with _users(data_dir) as users:
+                user = users.add(name, role, _read_password(password_stdin))
         except AuthError as error:
             err.print(f"[red]{error}")
             raise typer.Exit(1) from error
@@ -82,7 +95,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     @user_app.command("list")
     def user_list(data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         """Show staff users and their roles."""
-        users = _users(data_dir).list()
+        with _users(data_dir) as store:
+            users = store.list()
         if as_json:
             print(json.dumps({"users": [{"name": u.name, "role": u.role, "created_at": u.created_at} for u in users]}))
             return
@@ -92,19 +106,52 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             err.print("No users yet: `findesk user add NAME --role agent|operator`.")
 
     @user_app.command("token")
-    def user_token(name: str, data_dir: DataDir = None) -> None:
-        """Create an API token for the user and print it (only once: just its hash is kept)."""
+    def user_token(
+        name: str,
+        revoke: Annotated[str | None, typer.Option(help="Revoke the token with this id (see `tokens`).")] = None,
+        data_dir: DataDir = None,
+    ) -> None:
+        """Create an API token for the user and print it (only once: just its hash is kept), or revoke one."""
         try:
-            print(_users(data_dir).issue_token(name))
+            with _users(data_dir) as users:
+                if revoke:
+                    users.revoke_id(name, revoke)
+                    err.print(f"Revoked {name}'s token {revoke}.")
+                    return
+                token = users.issue_token(name)
+                info = users.token_info(token)
         except AuthError as error:
             err.print(f"[red]{error}")
             raise typer.Exit(1) from error
+        assert info is not None
+        print(token)
+        err.print(f"Token {info.id} for {name}, valid until {info.expires_at}; revoke it with "
+                  f"`findesk user token {name} --revoke {info.id}`.")  # fmt: skip
+
+    @user_app.command("tokens")
+    def user_tokens(
+        name: str, data_dir: DataDir = None, as_json: Annotated[bool, typer.Option("--json")] = False
+    ) -> None:
+        """List the user's API tokens and browser sessions: id, created, expires, last used (never the token)."""
+        try:
+            with _users(data_dir) as users:
+                tokens = users.tokens(name)
+        except AuthError as error:
+            err.print(f"[red]{error}")
+            raise typer.Exit(1) from error
+        if as_json:
+            print(json.dumps({"tokens": [dataclasses.asdict(t) for t in tokens]}))
+            return
+        print("id\tkind\tcreated\texpires\tlast used")
+        for t in tokens:
+            print(f"{t.id}\t{t.kind}\t{t.created_at}\t{t.expires_at or 'never'}\t{t.last_used_at or 'never'}")
 
     @user_app.command("remove")
     def user_remove(name: str, data_dir: DataDir = None) -> None:
         """Delete a staff user; their sessions and tokens stop working at once."""
         try:
-            _users(data_dir).remove(name)
+            with _users(data_dir) as users:
+                users.remove(name)
         except AuthError as error:
             err.print(f"[red]{error}")
             raise typer.Exit(1) from error

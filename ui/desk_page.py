@@ -16,6 +16,7 @@ import gradio as gr
 
 from agent.conversations import Handoff, StoredMessage
 from agent.services import Services
+from agent.types import VoiceTone
 from ui.auth import UserStore
 from ui.errors import as_gradio_error
 from ui.i18n import MOOD_ICONS
@@ -70,7 +71,9 @@ def transcript_messages(messages: list[StoredMessage]) -> list[dict[str, str]]:
                 cues = f" · {', '.join(m.sentiment.cues)}" if m.sentiment.cues else ""
                 icon = MOOD_ICONS.get(str(m.sentiment.label), "")
                 mood = f"{icon} {m.sentiment.label} {m.sentiment.score:+.2f}{cues}"
-            note = " · ".join(part for part in (mood, m.route or "", "📎 screenshot" if m.has_image else "") if part)
+            voice = _voice_note(m.voice_tone) if m.voice_tone is not None else ""
+            parts = (mood, voice, m.route or "", "📎 screenshot" if m.has_image else "")
+            note = " · ".join(part for part in parts if part)
             shown.append({"role": "user", "content": f"{m.text}\n\n*{note}*" if note else m.text})
         elif m.role == "agent":
             shown.append({"role": "assistant", "content": f"👤 **{m.author}**: {m.text}"})
@@ -80,6 +83,13 @@ def transcript_messages(messages: list[StoredMessage]) -> list[dict[str, str]]:
             sources = ", ".join(f"[{c.n}] {c.question}" for c in m.citations)
             shown.append({"role": "assistant", "content": f"🤖 {m.text}" + (f"\n\n*{sources}*" if sources else "")})
     return shown
+
+
+def _voice_note(tone: VoiceTone) -> str:
+    """How the voice sounded: agitation against the customer's earlier voice messages, and why."""
+    basis = f"vs {tone.baseline_clips} earlier" if tone.baseline_clips else "first voice message, cautious"
+    cues = f": {', '.join(cue.replace('_', ' ') for cue in tone.cues)}" if tone.cues else ""
+    return f"🎙 voice agitation {tone.agitation:.2f} ({basis}){cues}"
 
 
 def screenshots_html(services: Services, messages: list[StoredMessage]) -> str:

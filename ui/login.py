@@ -18,7 +18,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ui.auth import SESSION_HOURS, AuthError, User, UserStore
+from ui.auth import SESSION_HOURS, AuthError, LoginThrottled, User, UserStore
 
 COOKIE = "findesk_session"
 # Each staff page and the role it needs; `next` redirects are only ever to one of these.
@@ -115,11 +115,16 @@ def login_router(users: UserStore, *, secure_cookie: bool = False) -> APIRouter:
         return _PAGE.format(error="", next=html.escape(next))
 
     @router.post("/login")
-    def login(username: str = Form(...), password: str = Form(...), next: str = Form("/desk/")) -> Response:
+    def login(
+        request: Request, username: str = Form(...), password: str = Form(...), next: str = Form("/desk/")
+    ) -> Response:
+        address = request.client.host if request.client else ""
         try:
-            token = users.login(username.strip(), password)
+            token = users.login(username.strip(), password, address=address)
         except AuthError as error:
             page = _PAGE.format(error=html.escape(str(error)), next=html.escape(next))
+            if isinstance(error, LoginThrottled):
+                return HTMLResponse(page, status_code=429, headers={"Retry-After": str(error.retry_after_s)})
             return HTMLResponse(page, status_code=401)
         user = users.user_for_token(token)
         assert user is not None

@@ -6,7 +6,8 @@
 
 Backends, chosen by `AgentConfig.sentiment_analyzer`: "offline" (default: embeddings + lexicon + a small
 classifier trained on data/train.jsonl), "lexicon" (VADER / snownlp only) and "transformers" (any
-text-classification model, `sentiment_model`). `fuse()` mixes in a generator model's own reading.
+text-classification model, `sentiment_model`). `fuse()` mixes in a generator model's own reading,
+`fuse_voice()` an agitated voice (agent/voice_tone.py).
 """
 
 from __future__ import annotations
@@ -17,10 +18,20 @@ from agent.errors import SentimentError
 from agent.sentiment.base import SentimentAnalyzer
 from agent.sentiment.cues import CUES, detect_cues
 from agent.sentiment.fusion import fuse
+from agent.sentiment.voice_fusion import AGITATED_VOICE, fuse_voice
 from agent.settings import AgentConfig
 from retrieval.embedders import Embedder
 
-__all__ = ["CUES", "ANALYZERS", "SentimentAnalyzer", "detect_cues", "fuse", "load_sentiment_analyzer"]
+__all__ = [
+    "AGITATED_VOICE",
+    "ANALYZERS",
+    "CUES",
+    "SentimentAnalyzer",
+    "detect_cues",
+    "fuse",
+    "fuse_voice",
+    "load_sentiment_analyzer",
+]
 
 
 def _offline(config: AgentConfig, embedders: Mapping[str, Embedder] | None) -> SentimentAnalyzer:

@@ -56,6 +56,9 @@ def _model_class() -> type:
     return OneEncodeWhisperModel
 
 
+LONG_CLIP_S = 30.0  # longer than one Whisper window: decode Silero's speech segments, not the raw clip
+
+
 def _cache_key(resolved: ResolvedModel) -> str:
     if resolved.sha256:
         return f"{resolved.name}-{resolved.sha256[:12]}"
@@ -152,7 +155,9 @@ class FasterWhisperTranscriber:
             audio.samples,
             language=language,
             beam_size=self.config.beam_size,
-            vad_filter=self.config.vad_filter,
+            # Long clips with pauses: without segmentation, base dropped a sentence that followed 12 s of
+            # background noise (benchmarks/asr.md). Short clips skip it to keep the one-encode saving.
+            vad_filter=self.config.vad_filter or audio.duration_s > LONG_CLIP_S,
             initial_prompt=(prompt if prompt is not None else self.config.prompt) or None,
         )
         raw = [Segment(s.start, s.end, s.text, s.avg_logprob, s.no_speech_prob) for s in segments]  # runs decoding

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import re
+import shutil
 import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from agent.conversations import _SCHEMA, ConversationNotFound, ConversationStore, HandoffStateError
+from agent.conversations import ConversationNotFound, ConversationStore, HandoffStateError
 from agent.errors import AgentError
 from agent.types import Citation, Sentiment, SentimentLabel, VoiceTone
+from retrieval.database import Database, open_database
 from speech.types import VoiceFeatures
+
+LEGACY_DB = Path(__file__).resolve().parents[1] / "data" / "findesk-0.1.sqlite3"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ConversationStore:
-    store = ConversationStore(tmp_path / "findesk.sqlite3")
+def store(database: Database) -> ConversationStore:
+    """On SQLite and on PostgreSQL (tests/conftest.py)."""
+    store = ConversationStore(database)
     yield store
     store.close()
 
@@ -128,14 +133,67 @@ def test_voice_tone_is_stored_with_the_message(store: ConversationStore) -> None
 
 def test_a_database_from_before_voice_tone_gains_the_column(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
+    shutil.copy(LEGACY_DB, path)  # made by FinDesk 0.1, before the column existed
     with sqlite3.connect(path) as old:
-        old.executescript(re.sub(r",(\s*--[^\n]*)?\n\s*voice_tone TEXT[^\n]*", "", _SCHEMA))
         assert "voice_tone" not in {row[1] for row in old.execute("PRAGMA table_info(conv_messages)")}
-        old.execute("INSERT INTO conv_sessions VALUES ('s1', '2026-01-01T00:00:00', '')")
-        old.execute("INSERT INTO conv_messages(session_id, role, text, at) VALUES ('s1', 'customer', 'hi', 'x')")
     store = ConversationStore(path)
     try:
         assert store.messages("s1")[0].voice_tone is None
         assert store.add_message("s1", "customer", "again").voice_tone is None
+    finally:
+        store.close()
+
+
+def test_two_replicas_claiming_at_once_get_exactly_one_winner(database_url: str) -> None:
+    """Two stores on two connection pools (as two replicas have) race for the same handoffs."""
+    first, second = ConversationStore(open_database(database_url)), ConversationStore(open_database(database_url))
+    try:
+        for n in range(10):
+            first.request_handoff(f"s{n}", reason="upset", priority=1, summary="")
+        barrier = threading.Barrier(2)
+        outcomes: dict[str, list[str]] = {"alice": [], "bob": []}
+
+        def claim_all(store: ConversationStore, agent: str) -> None:
+            for n in range(10):
+                barrier.wait()
+                try:
+                    store.claim(f"s{n}", agent)
+                    outcomes[agent].append(f"s{n}")
+                except HandoffStateError:
+                    pass
+
+        threads = [threading.Thread(target=claim_all, args=a) for a in ((first, "alice"), (second, "bob"))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(outcomes["alice"] + outcomes["bob"]) == sorted(f"s{n}" for n in range(10))  # one winner each
+        for n in range(10):
+            winner = "alice" if f"s{n}" in outcomes["alice"] else "bob"
+            assert second.handoff(f"s{n}").claimed_by == winner == first.handoff(f"s{n}").claimed_by
+    finally:
+        first.db.close()
+        second.db.close()
+
+
+def test_open_session_makes_a_random_id_and_keeps_only_the_tokens_hash(store: ConversationStore) -> None:
+    session, token = store.open_session(language="en")
+    other, other_token = store.open_session()
+    assert session != other and len(session) == 32 and token != other_token
+    assert store.token_matches(session, token) and not store.token_matches(session, other_token)
+    assert not store.token_matches(session, "") and not store.token_matches("unknown", token)
+    with store.db.read() as conn:
+        stored = conn.execute(sa.text("SELECT session_id, token_hash FROM conv_sessions")).all()
+    assert token not in str(stored) and all(h for s, h in stored if s in (session, other))
+
+
+def test_a_database_from_before_session_tokens_keeps_its_old_chats_closed(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    shutil.copy(LEGACY_DB, path)  # made by FinDesk 0.1, before session tokens
+    store = ConversationStore(path)
+    try:
+        assert store.exists("s1") and not store.token_matches("s1", "anything")  # NULL matches no token
+        session, token = store.open_session()
+        assert store.token_matches(session, token)
     finally:
         store.close()

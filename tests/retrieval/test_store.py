@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.database import Database
 from retrieval.errors import EntryExists, EntryNotFound, InvalidEntry, StoreUnavailable, VersionConflict
 from retrieval.store import FaqStore, make_entry_id
 from retrieval.types import FaqEntry
@@ -20,8 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> FaqStore:
-    with FaqStore(tmp_path / "findesk.sqlite3") as s:
+def store(database: Database) -> FaqStore:
+    """On SQLite and on PostgreSQL (tests/conftest.py)."""
+    with FaqStore(database) as s:
         yield s
 
 

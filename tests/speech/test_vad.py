@@ -92,3 +92,28 @@ def test_the_engines_refuse_noise_before_loading_a_model() -> None:
     with pytest.raises(NoSpeechError, match=NO_VOICE):
         transcriber.transcribe(Audio(samples=noise))
     assert not any(key[1] == "tiny.en" and key[3] == "3" for key in model_cache.load_counts)
+
+
+@pytest.mark.slow
+def test_a_long_message_with_noisy_pauses_keeps_every_sentence(base_config, audio_dir: Path) -> None:
+    """Three real clips separated by 9-14 s of background noise (57 s): base without VAD segmentation dropped
+    the last sentence; with Silero segments (used above 30 s) every sentence is there."""
+    from speech.evaluation import normalize_english, score
+    from speech.transcriber import load_transcriber
+
+    rng = np.random.default_rng(0)
+
+    def noise(seconds: float, db: float = -55.0) -> np.ndarray:
+        return rng.normal(0, 10 ** (db / 20), int(seconds * SAMPLE_RATE)).astype(np.float32)
+
+    names = ("whisper_jfk.flac", "picovoice_leopard_test_librispeech_mr_quilter.wav",
+             "speech_recognition_english_one_two_three.wav")  # fmt: skip
+    clips = [decode_audio(audio_dir / name).samples for name in names]
+    long = np.concatenate([noise(2), clips[0], noise(9), clips[1], noise(12, -50), clips[2], noise(14)])
+    transcript = load_transcriber(base_config).transcribe(Audio(samples=long))
+    reference = (
+        "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your "
+        "country. Mr. Quilter is the apostle of the middle classes and we are glad to welcome his gospel. one two three"
+    )
+    assert normalize_english(transcript.text)[-1] == "123", transcript.text
+    assert score(reference, transcript.text, "en")[0] == 0, transcript.text

@@ -95,7 +95,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     settings = load_settings(data_dir=data_dir)
     seed_faq(data_dir, settings)
     services = Services(settings)
-    users = UserStore(settings.database_path, hasher=FAST_HASH)
+    users = UserStore(services.database, hasher=FAST_HASH)
     users.add("alice", "agent", PASSWORD)
     users.add("olga", "operator", PASSWORD)
     app = build_app(settings, services=services, users=users)

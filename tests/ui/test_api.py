@@ -12,12 +12,14 @@ from PIL import Image
 from tests.ui.conftest import LiveApp
 
 
-def _session() -> str:
-    return uuid.uuid4().hex
+def _start(live_app: LiveApp, text: str) -> tuple[str, dict[str, str]]:
+    """A new conversation: its server-made id and the header that proves it is ours."""
+    reply = live_app.client.post("/api/chat", data={"text": text}).json()
+    return reply["session_id"], {"X-Session-Token": reply["session_token"]}
 
 
 def test_chat_returns_a_cited_reply(live_app: LiveApp) -> None:
-    response = live_app.client.post("/api/chat", data={"session_id": _session(), "text": "Why was my card declined?"})
+    response = live_app.client.post("/api/chat", data={"text": "Why was my card declined?"})
     assert response.status_code == 200, response.text
     reply = response.json()
     assert reply["route"] == "answer"
@@ -28,7 +30,7 @@ def test_chat_returns_a_cited_reply(live_app: LiveApp) -> None:
 
 
 def test_chat_streams_ndjson_deltas_then_the_reply(live_app: LiveApp) -> None:
-    data = {"session_id": _session(), "text": "How do I activate my new card?", "stream": "true"}
+    data = {"text": "How do I activate my new card?", "stream": "true"}
     with live_app.client.stream("POST", "/api/chat", data=data) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("application/x-ndjson")
@@ -38,41 +40,34 @@ def test_chat_streams_ndjson_deltas_then_the_reply(live_app: LiveApp) -> None:
     streamed = "".join(e["text"] for e in events[:-1])
     assert streamed.split("[")[0].strip() in events[-1]["text"]  # the final text is the streamed one, checked
     assert events[-1]["citations"][0]["entry_id"] == "cards-activation"
+    assert events[-1]["session_id"] and events[-1]["session_token"]  # the stream also hands out the conversation
 
 
 def test_chat_refuses_bad_input_with_a_json_message(live_app: LiveApp) -> None:
-    empty = live_app.client.post("/api/chat", data={"session_id": _session(), "text": "   "})
+    empty = live_app.client.post("/api/chat", data={"text": "   "})
     assert empty.status_code == 422 and "type a question" in empty.json()["error"]
     bad_id = live_app.client.post("/api/chat", data={"session_id": "../etc", "text": "hi"})
-    assert bad_id.status_code == 422
-    not_image = live_app.client.post(
-        "/api/chat", data={"session_id": _session()}, files={"image": ("shot.png", b"not a picture", "image/png")}
-    )
+    assert bad_id.status_code == 401
+    not_image = live_app.client.post("/api/chat", files={"image": ("shot.png", b"not a picture", "image/png")})
     assert not_image.status_code == 422 and "error" in not_image.json()
     assert "Traceback" not in not_image.text
 
 
 def test_chat_refuses_uploads_over_the_byte_limits(live_app: LiveApp) -> None:
     limit = live_app.settings.agent.max_image_bytes
-    big = live_app.client.post(
-        "/api/chat", data={"session_id": _session()}, files={"image": ("big.png", b"\0" * (limit + 1), "image/png")}
-    )
+    big = live_app.client.post("/api/chat", files={"image": ("big.png", b"\0" * (limit + 1), "image/png")})
     assert big.status_code == 413 and "limit" in big.json()["error"]
 
 
 def test_chat_refuses_bad_and_overlong_audio_before_any_model_runs(live_app: LiveApp) -> None:
-    garbage = live_app.client.post(
-        "/api/chat", data={"session_id": _session()}, files={"audio": ("voice.ogg", b"OggS not really", "audio/ogg")}
-    )
+    garbage = live_app.client.post("/api/chat", files={"audio": ("voice.ogg", b"OggS not really", "audio/ogg")})
     assert garbage.status_code == 422 and garbage.json()["error"]
     seconds = int(live_app.settings.speech.max_duration_s) + 5
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as clip:  # silence, 8 kHz 8-bit: small file, too long to accept
         clip.setnchannels(1), clip.setsampwidth(1), clip.setframerate(8000)
         clip.writeframes(b"\x80" * 8000 * seconds)
-    long = live_app.client.post(
-        "/api/chat", data={"session_id": _session()}, files={"audio": ("long.wav", buffer.getvalue(), "audio/wav")}
-    )
+    long = live_app.client.post("/api/chat", files={"audio": ("long.wav", buffer.getvalue(), "audio/wav")})
     assert long.status_code == 422 and "long" in long.json()["error"].lower()
 
 
@@ -81,17 +76,15 @@ def test_chat_refuses_images_over_the_pixel_limit(live_app: LiveApp) -> None:
     side = int(pixels**0.5) + 64
     buffer = io.BytesIO()
     Image.new("1", (side, side)).save(buffer, format="PNG")  # a 1-bit PNG: tiny file, huge pixel count
-    response = live_app.client.post(
-        "/api/chat", data={"session_id": _session()}, files={"image": ("huge.png", buffer.getvalue(), "image/png")}
-    )
+    response = live_app.client.post("/api/chat", files={"image": ("huge.png", buffer.getvalue(), "image/png")})
     assert response.status_code == 422, response.text
     assert "pixel" in response.json()["error"].lower()
 
 
 def test_handoff_round_trip_between_customer_and_agent(live_app: LiveApp) -> None:
-    client, session = live_app.client, _session()
-    client.post("/api/chat", data={"session_id": session, "text": "My transfer hasn't arrived yet"})
-    handed = client.post(f"/api/chat/{session}/handoff").json()
+    client = live_app.client
+    session, own = _start(live_app, "My transfer hasn't arrived yet")
+    handed = client.post(f"/api/chat/{session}/handoff", headers=own).json()
     assert handed["status"] == "waiting" and handed["replies_from"] is None  # always open by default
     assert handed["queue_position"] == len(
         client.get("/api/handoffs?status=waiting", headers=live_app.auth("agent")).json()
@@ -105,7 +98,7 @@ def test_handoff_round_trip_between_customer_and_agent(live_app: LiveApp) -> Non
     sent = client.post(f"/api/handoffs/{session}/reply", headers=live_app.auth("agent"), json={"text": "On it!"})
     assert sent.status_code == 200 and sent.json()["role"] == "agent"
 
-    seen = client.get(f"/api/chat/{session}/messages", params={"after_id": 0}).json()
+    seen = client.get(f"/api/chat/{session}/messages", params={"after_id": 0}, headers=own).json()
     assert seen[-1]["role"] == "agent" and seen[-1]["text"] == "On it!" and seen[-1]["author"] == "alice"
     assert "reason" not in seen[0]  # customers do not see routing internals
 
@@ -113,7 +106,7 @@ def test_handoff_round_trip_between_customer_and_agent(live_app: LiveApp) -> Non
     assert resolved.json()["status"] == "resolved"
     again = client.post(f"/api/handoffs/{session}/resolve", headers=live_app.auth("agent"))
     assert again.status_code == 409 and "already resolved" in again.json()["error"]
-    missing = client.post(f"/api/handoffs/{_session()}/claim", headers=live_app.auth("agent"))
+    missing = client.post(f"/api/handoffs/{uuid.uuid4().hex}/claim", headers=live_app.auth("agent"))
     assert missing.status_code == 404
 
 
@@ -136,7 +129,7 @@ def test_faq_crud_with_optimistic_concurrency(live_app: LiveApp) -> None:
     entry = created.json()
     assert entry["version"] == 1 and entry["id"]
 
-    found = client.post("/api/chat", data={"session_id": _session(), "text": "do you have a student account"}).json()
+    found = client.post("/api/chat", data={"text": "do you have a student account"}).json()
     assert found["citations"][0]["entry_id"] == entry["id"]  # searchable at once, no restart
 
     edited = client.patch(f"/api/faq/{entry['id']}", json={"answer": "Yes: Campus.", "expected_version": 1},

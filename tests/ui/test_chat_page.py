@@ -35,7 +35,7 @@ def test_reply_streams_then_shows_its_cited_sources(chat: ChatHandlers) -> None:
     assert details["metadata"]["title"] == "📚 Sources (1)"
     assert "How do I activate my new card?" in details["content"]
     assert "answered" in details["metadata"]["log"] and "mood" in details["metadata"]["log"]
-    assert isinstance(state, ChatState) and len(state.session_id) == 32
+    assert isinstance(state, ChatState) and len(state.session_id) == 32 and state.token
     assert textbox.interactive is True and timer.active is False
     growing = [u[0][-1]["content"] for u in updates[1:-1]]
     assert growing == sorted(growing, key=len)  # each update extends the text
@@ -90,7 +90,7 @@ def test_errors_become_chat_messages_never_tracebacks(chat: ChatHandlers, monkey
         raise KeyError("internal detail")
 
     monkeypatch.setattr(chat.services.agent, "stream", bug)
-    history = _run(chat, {"text": "hello", "files": []}, state=ChatState("s" * 32, language="zh"))[-1][0]
+    history = _run(chat, {"text": "hello", "files": []}, state=ChatState(language="zh"))[-1][0]
     assert "internal detail" not in history[-1]["content"] and "抱歉" in history[-1]["content"]
 
 

@@ -101,3 +101,16 @@ def test_gradio_client_smoke_customer_gets_a_cited_streamed_answer(live_app: Liv
     texts = [m["content"] if isinstance(m["content"], str) else str(m["content"]) for m in history]
     assert "[1]" in texts[1]
     assert history[-1]["metadata"]["title"].startswith("📚 Sources")
+
+
+def test_login_page_throttles_repeated_failures_with_429_and_retry_after(live_app: LiveApp) -> None:
+    live_app.users.add("target", "agent", PASSWORD)
+    limit = live_app.users.login_limits.per_account
+    for _ in range(limit):
+        wrong = live_app.client.post("/login", data={"username": "target", "password": "guess"}, follow_redirects=False)
+        assert wrong.status_code == 401
+    locked = live_app.client.post("/login", data={"username": "target", "password": PASSWORD}, follow_redirects=False)
+    assert locked.status_code == 429 and "Too many failed sign-ins" in locked.text
+    assert 0 < int(locked.headers["Retry-After"]) <= live_app.users.login_limits.window.total_seconds()
+    failed = [e for e in live_app.users.sign_ins() if e["user"] == "target" and e["event"] == "login_failed"]
+    assert len(failed) == limit and failed[0]["address"] == "testclient"  # TestClient's client address

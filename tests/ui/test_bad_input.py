@@ -1,0 +1,93 @@
+"""Issue #9 item 10: bad input gets a clear 4xx, never a 500 or a silently stored mess."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.message_checks import check_message_text
+from tests.ui.conftest import LiveApp, as_client
+from ui.chat_page import ChatHandlers
+
+
+def _multipart(fields: dict[str, bytes]) -> tuple[bytes, str]:
+    boundary = "findeskboundary"
+    body = b"".join(
+        b"--" + boundary.encode() + b'\r\nContent-Disposition: form-data; name="' + name.encode() + b'"\r\n\r\n'
+        + value + b"\r\n"
+        for name, value in fields.items()
+    ) + b"--" + boundary.encode() + b"--\r\n"  # fmt: skip
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def test_unknown_language_is_refused_on_every_route(live_app: LiveApp) -> None:
+    # "I'm going abroad" is a weak match: the clarify route used to look up its note by language (500).
+    for text in ("going to Japan next month, anything I need to do?", "How do I activate my new card?"):
+        response = live_app.client.post("/api/chat", data={"text": text, "language": "fr"})
+        assert response.status_code == 422, response.text
+        assert "Unknown language 'fr'" in response.json()["error"]
+
+
+def test_after_id_beyond_64_bits_is_refused(live_app: LiveApp) -> None:
+    reply = live_app.client.post("/api/chat", data={"text": "How do I activate my new card?"}).json()
+    own = {"X-Session-Token": reply["session_token"]}
+    url = f"/api/chat/{reply['session_id']}/messages"
+    assert live_app.client.get(url, params={"after_id": 10**26}, headers=own).status_code == 422
+    assert live_app.client.get(url, params={"after_id": -1}, headers=own).status_code == 422
+    staff = live_app.client.get(
+        f"/api/handoffs/{reply['session_id']}/messages", params={"after_id": 10**26}, headers=live_app.auth("agent")
+    )
+    assert staff.status_code == 422
+
+
+def test_invalid_utf8_in_a_form_field_is_refused_not_stored_as_mojibake(live_app: LiveApp) -> None:
+    body, content_type = _multipart({"text": "caf\xe9 card blocked".encode("latin-1")})
+    response = live_app.client.post("/api/chat", content=body, headers={"Content-Type": content_type})
+    assert response.status_code == 422 and "'text' is not valid UTF-8" in response.json()["error"]
+    fine, content_type = _multipart({"text": "café: my card is blocked".encode()})
+    ok = live_app.client.post("/api/chat", content=fine, headers={"Content-Type": content_type})
+    assert ok.status_code == 200, ok.text  # real accented text passes
+    stored = live_app.services.conversations.messages(ok.json()["session_id"])[0].text
+    assert stored == "café: my card is blocked"
+    broken = live_app.client.post("/api/chat", data={"text": "caf\ufffd"})  # what url-encoded decoding leaves
+    assert broken.status_code == 422 and "UTF-8" in broken.json()["error"]
+
+
+def test_form_bodies_over_the_upload_limits_are_refused_before_reading(live_app: LiveApp) -> None:
+    body, content_type = _multipart({"text": b"hi"})
+    huge = live_app.client.post(
+        "/api/chat", content=body, headers={"Content-Type": content_type, "Content-Length": str(10**12)}
+    )
+    assert huge.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("my card\x00 is blocked", "control characters"),
+        ("my card \x1b[31mis blocked", "control characters"),
+        ("transfer to \u202eevil\u202c please", "direction-override"),
+        ("transfer \u2066hidden\u2069", "direction-override"),
+    ],
+)
+def test_control_and_bidi_override_characters_are_refused(live_app: LiveApp, text: str, message: str) -> None:
+    response = live_app.client.post("/api/chat", data={"text": text})
+    assert response.status_code == 422 and message in response.json()["error"]
+
+
+def test_line_breaks_and_tabs_are_plain_text() -> None:
+    check_message_text("line one\nline two\r\n\tindented", 4_000)
+
+
+def test_one_message_length_limit_everywhere(live_app: LiveApp) -> None:
+    limit = live_app.settings.agent.max_message_chars
+    assert limit == 4_000
+    words = ("My card was declined at the supermarket and I do not know why. " * 60)[:3_200]
+    accepted = live_app.client.post("/api/chat", data={"text": words})
+    assert accepted.status_code == 200, accepted.text  # used to say "the limit is 2000"
+    refused = live_app.client.post("/api/chat", data={"text": "x" * (limit + 1)})
+    assert refused.status_code == 422 and f"the limit is {limit:,}" in refused.json()["error"]
+    chat = ChatHandlers(live_app.services, live_app.uploads)
+    history = list(chat.send({"text": "x" * (limit + 1), "files": []}, [], None, as_client()))[-1][0]
+    assert f"the limit is {limit:,}" in history[-1]["content"]
+    history = list(chat.send({"text": words, "files": []}, [], None, as_client()))[-1][0]
+    assert "limit" not in history[-1]["content"]
