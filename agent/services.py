@@ -12,6 +12,7 @@ from functools import cached_property
 import numpy as np
 
 from agent.conversations import ConversationStore
+from agent.feedback import FeedbackStore
 from agent.generators import create_generator
 from agent.generators.base import Generator
 from agent.ocr import OcrEngine, load_ocr_engine
@@ -20,6 +21,7 @@ from agent.screenshot import read_screenshot
 from agent.sentiment import SentimentAnalyzer, load_sentiment_analyzer
 from agent.settings import Settings
 from agent.types import Screenshot
+from agent.webhooks import WebhookSender
 from retrieval.database import Database
 from retrieval.knowledge_base import KnowledgeBase
 from speech.audio import decode_audio
@@ -48,9 +50,19 @@ class Services:
             return kb
 
     @cached_property
+    def webhooks(self) -> WebhookSender:
+        with self._lock:
+            return WebhookSender(self.settings.webhooks)
+
+    @cached_property
     def conversations(self) -> ConversationStore:
         with self._lock:
-            return ConversationStore(self.database)
+            return ConversationStore(self.database, on_event=self.webhooks.publish)
+
+    @cached_property
+    def feedback(self) -> FeedbackStore:
+        with self._lock:
+            return FeedbackStore(self.database, on_event=self.webhooks.publish)
 
     @cached_property
     def transcriber(self) -> Transcriber:
@@ -113,6 +125,8 @@ class Services:
         self.ocr.warm_up()
 
     def close(self) -> None:
+        if "webhooks" in self.__dict__:
+            self.webhooks.close()  # deliveries still waiting for a retry are dropped (agent/webhooks.py)
         if "knowledge_base" in self.__dict__:
             self.knowledge_base.close()
         if "conversations" in self.__dict__:

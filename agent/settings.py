@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 
 from agent.opening_hours import OpeningHours
+from agent.webhooks import WebhookConfig
 from retrieval.config import RetrievalConfig
 from retrieval.database import Database, PoolLimits, database_url, open_database
 from speech.config import SpeechConfig
@@ -202,6 +203,7 @@ class Settings(BaseSettings):
     speech: SpeechConfig = Field(default_factory=SpeechConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     opening_hours: OpeningHours = Field(default_factory=OpeningHours)
+    webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     web: WebConfig = Field(default_factory=WebConfig)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -54,6 +54,9 @@ class ReplyOut(_Out):
     transcript: str | None = Field(None, description="What the voice message was heard as, if one was sent.")
     hits: list[HitOut] = []
     timings_ms: dict[str, float] = {}
+    turn_id: int | None = Field(
+        None, description="The stored answer's id, for PUT /api/chat/{session_id}/messages/{turn_id}/thumb."
+    )
 
     @classmethod
     def of(cls, reply: Reply, *, session_token: str | None = None) -> ReplyOut:
@@ -116,6 +119,26 @@ class HandoffStatusOut(_Out):
 
 class AgentReplyIn(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
+
+
+class CsatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    score: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy).")
+    comment: str = Field("", max_length=2000, description="Optional, in the customer's words (PII is redacted).")
+
+
+class CsatOut(_Out):
+    session_id: str
+    score: int
+    comment: str
+    at: str
+
+
+class ThumbIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: Literal["up", "down"] | None = Field(description="'up', 'down', or null to take it back.")
 
 
 class FaqEntryOut(_Out):

@@ -34,6 +34,8 @@ class ChatState:
     language: str = "en"
     last_seen_id: int = 0  # newest stored message id the page has looked at for agent/system messages
     handed_over: bool = False
+    answers: tuple[tuple[int, int], ...] = ()  # (chat history index, stored answer id): what a thumb refers to
+    asked_rating: bool = False  # the rating buttons are offered once
 
 
 def new_state(request: gr.Request | None = None) -> ChatState:
@@ -133,8 +135,11 @@ class ChatHandlers:
             # Show the customer what we heard, so a misheard question is easy to spot.
             bubble = f"{text(reply.language, 'voice')}: “{reply.transcript.text.strip()}”"
             history[user_index] = {"role": "user", "content": bubble}
+        answers = state.answers
         if reply.text:
             history[-1] = {"role": "assistant", "content": reply.text}
+            if reply.turn_id is not None:  # its details line below it is the same answer
+                answers += ((len(history) - 1, reply.turn_id), (len(history), reply.turn_id))
             if str(reply.route) == "clarify":  # "did you mean": one button per choice; typing its number works too
                 history[-1]["options"] = [{"value": str(c.n), "label": f"{c.n}. {c.question}"} for c in reply.citations]
         else:
@@ -144,7 +149,7 @@ class ChatHandlers:
         if str(reply.route) not in ("small_talk", "clarify"):
             history.append(reply_details(reply))
         handed = state.handed_over or str(reply.route) == "handoff"
-        return replace(state, language=language_of(reply.language), handed_over=handed)
+        return replace(state, language=language_of(reply.language), handed_over=handed, answers=answers)
 
     def choose(
         self,
@@ -153,8 +158,46 @@ class ChatHandlers:
         option: gr.SelectData,
         request: gr.Request,
     ) -> Iterator[tuple[Any, ...]]:
-        """A "did you mean" button: the same turn as typing the choice's number."""
-        yield from self.send({"text": str(option.value), "files": []}, history, state, request)
+        """A button in the chat: a "did you mean" choice (the same turn as typing its number), "talk to a person"
+        after a thumbs down, or a rating after our team resolved the conversation."""
+        value = str(option.value)
+        if value == "talk":
+            history, state, timer = self.talk_to_person(history, state)
+            yield history, gr.skip(), state, timer, gr.skip()
+        elif value.startswith("rate:"):
+            yield self.rate(history, state, int(value.removeprefix("rate:"))), gr.skip(), state, gr.skip(), gr.skip()
+        else:
+            yield from self.send({"text": value, "files": []}, history, state, request)
+
+    def thumb(
+        self, history: list[dict[str, Any]] | None, state: ChatState | None, like: gr.LikeData
+    ) -> tuple[Any, ...]:
+        """Thumbs up/down on a bot answer; a thumbs down offers a person. Returns (chatbot, state)."""
+        answer = dict(state.answers).get(like.index) if state is not None and isinstance(like.index, int) else None
+        if state is None or answer is None:
+            return gr.skip(), state  # not one of the bot's answers (our team's messages, notices)
+        value = "up" if like.liked is True else "down" if like.liked is False else None
+        history = [_without_options(m) for m in history or []]
+        try:
+            self.services.feedback.thumb(self._own(state).session_id, answer, value)
+        except Exception as error:
+            history.append({"role": "assistant", "content": user_message(error, state.language)})
+            return history, state
+        if value == "down" and not state.handed_over:
+            offer = [{"value": "talk", "label": text(state.language, "talk")}]
+            history.append({"role": "assistant", "content": text(state.language, "not_helpful"), "options": offer})
+        return history, state
+
+    def rate(self, history: list[dict[str, Any]] | None, state: ChatState | None, score: int) -> list[dict[str, Any]]:
+        history = [_without_options(m) for m in history or []]
+        if state is None:
+            return history
+        try:
+            self.services.feedback.rate(self._own(state).session_id, score)
+            history.append({"role": "assistant", "content": text(state.language, "rate_thanks")})
+        except Exception as error:
+            history.append({"role": "assistant", "content": user_message(error, state.language)})
+        return history
 
     def talk_to_person(self, history: list[dict[str, Any]] | None, state: ChatState | None) -> tuple[Any, ...]:
         """The always-visible button: queue the conversation for a human; returns (chatbot, state, timer)."""
@@ -179,6 +222,10 @@ class ChatHandlers:
         handoff = self.services.conversations.handoff(state.session_id)
         if handoff is not None and handoff.status == "resolved":
             history.append({"role": "assistant", "content": text(state.language, "resolved")})
+            if not state.asked_rating and self.services.feedback.can_rate(state.session_id):
+                stars = [{"value": f"rate:{n}", "label": f"{'★' * n} {n}"} for n in range(1, 6)]
+                history.append({"role": "assistant", "content": text(state.language, "rate_prompt"), "options": stars})
+                state = replace(state, asked_rating=True)
             return history, replace(state, handed_over=False), gr.Timer(active=False)
         if state.last_seen_id == before:
             return gr.skip(), state, gr.skip()
@@ -235,7 +282,9 @@ def build_chat_page(services: Services, uploads: Uploads, **blocks: Any) -> gr.B
     with gr.Blocks(title="FinDesk · customer help", fill_height=True, **blocks) as page:
         state = gr.State(None)
         title = gr.Markdown(text("en", "title"))
-        chatbot = gr.Chatbot(label="FinDesk", height=520, elem_id="chat", buttons=["copy"], feedback_options=None)
+        chatbot = gr.Chatbot(
+            label="FinDesk", height=520, elem_id="chat", buttons=["copy"], feedback_options=("Like", "Dislike")
+        )
         with gr.Row(equal_height=True):
             textbox = gr.MultimodalTextbox(
                 placeholder=text("en", "placeholder"),
@@ -278,6 +327,7 @@ def build_chat_page(services: Services, uploads: Uploads, **blocks: Any) -> gr.B
             concurrency_limit=None,
             show_progress="hidden",
         )
+        chatbot.like(handlers.thumb, [chatbot, state], [chatbot, state], api_visibility="private")
         talk.click(handlers.talk_to_person, [chatbot, state], [chatbot, state, timer], api_name="talk_to_person")
         timer.tick(
             handlers.poll,

@@ -16,7 +16,7 @@ import gradio as gr
 from agent.language import detect_language
 from agent.policy import History, decide
 from agent.services import Services
-from agent.unanswered import group_unanswered, threshold_for
+from agent.unanswered import group_unanswered, threshold_for, unanswered_messages
 from retrieval.embedders import Embedder
 from retrieval.errors import ImportRejected
 from retrieval.types import FaqEntry
@@ -166,9 +166,8 @@ class ConsoleHandlers:
     def gaps(self, threshold: float, request: gr.Request) -> tuple[list[list[Any]], list[list[str]]]:
         """(report rows, group state): unanswered customer messages grouped by similarity, biggest first."""
         self._operator(request)
-        groups = group_unanswered(
-            self.services.conversations.unanswered(), self.gap_embedder, threshold=threshold or None
-        )
+        messages = unanswered_messages(self.services.conversations, self.services.feedback)
+        groups = group_unanswered(messages, self.gap_embedder, threshold=threshold or None)
         rows = [[g.count, g.sessions, g.question, " | ".join(g.examples[1:]), ", ".join(g.routes), g.last_at[:16]]
                 for g in groups]  # fmt: skip
         return rows, [list(g.examples) for g in groups]
