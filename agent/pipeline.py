@@ -1,7 +1,7 @@
 """One customer turn, start to finish: the path a newcomer should read first.
 
     Turn -> transcribe audio -> read screenshot -> search the FAQ -> score sentiment (+ voice tone) -> route
-         -> stream the reply -> check citations -> store both messages -> Reply
+         -> stream the reply, verified sentence by sentence -> check citations -> store both messages -> Reply
 
 Each stage is one call, timed on its own (Reply.timings_ms). The stages themselves live in their own
 modules; this file only strings them together.
@@ -23,6 +23,8 @@ from agent.citations import check_citations
 from agent.conversations import ConversationStore, Handoff, StoredMessage
 from agent.errors import AgentError
 from agent.generators.base import Generator
+from agent.generators.extractive import ExtractiveGenerator
+from agent.grounding import ReplyVerifier, verification_note
 from agent.language import detect_language
 from agent.message_checks import check_language, check_message_text
 from agent.opening_hours import OpeningHours, QueueStatus, handoff_notice
@@ -64,6 +66,16 @@ class _Heard:
     language: str
     transcript: Transcript | None
     screenshot: Screenshot | None
+
+
+@dataclass(frozen=True)
+class _Generated:
+    """What the generate stage produced."""
+
+    text: str  # as the customer saw it
+    generator: str  # who wrote it: the extractive generator when the model failed or its reply did not verify
+    tone: Sentiment | None  # the model's own reading of the customer's tone
+    verification: str  # "" or what verification did, for the turn's reason
 
 
 @dataclass
@@ -108,6 +120,7 @@ class Agent:
         self._read_screenshot = read_screenshot
         self._hear_voice = hear_voice  # the prosody of a voice message, for its tone (None: tone not read)
         self.config = config
+        self._extractive = ExtractiveGenerator(config)  # answers when a model's reply fails verification
 
     def ask(self, turn: Turn) -> Reply:
         """The whole reply at once (CLI, HTTP API without streaming)."""
@@ -120,13 +133,14 @@ class Agent:
         """Yield the reply text as it is written, then the final Reply (whose text has citations checked)."""
         clock = _Clock()
         heard = self._understand(turn, clock)
-        earlier = [m for m in self.conversations.messages(turn.session_id) if m.role == "customer"]
+        conversation = self.conversations.messages(turn.session_id)  # read once: every stage below uses it
+        earlier = [m for m in conversation if m.role == "customer"]
         handoff = self.conversations.handoff(turn.session_id)
         # A person who has claimed the chat is talking to the customer: the bot steps back.
         with_person = handoff is not None and handoff.status == "claimed"
 
         with clock.stage("retrieve"):
-            result = self._chosen_option(turn.session_id, heard.text) or self.knowledge_base.search(
+            result = self._chosen_option(conversation, heard.text) or self.knowledge_base.search(
                 search_query(heard.text, heard.ocr_text, earlier)[: self.knowledge_base.config.max_query_chars]
             )
         with clock.stage("sentiment"):
@@ -177,7 +191,7 @@ class Agent:
             )
 
         passages = answer_passages(result, heard.language, self.config.prompt_max_passages)
-        text, generator = "", "none"
+        text, generator, reason = "", "none", decision.reason
         if with_person:
             pass
         elif decision.route is Route.SMALL_TALK:
@@ -194,15 +208,18 @@ class Agent:
                 heard.text,
                 passages,
                 language=heard.language,
-                history=self._prompt_history(turn.session_id, customer_message),
+                history=prompt_history(conversation),
                 ocr_text=heard.ocr_text,
                 image=heard.screenshot.png if heard.screenshot else None,
                 max_passages=self.config.prompt_max_passages,
                 history_turns=self.config.prompt_history_turns,
             )
-            text, generator, tone = yield from self._generate(prompt, clock)
-            if tone is not None:  # the model's own reading of the customer, from their words and screenshot
-                sentiment = fuse(sentiment, tone, self.config.sentiment_fusion_weight)
+            generated = yield from self._generate(prompt, clock)
+            text, generator = generated.text, generated.generator
+            if generated.verification:
+                reason = f"{reason}; {generated.verification}"
+            if generated.tone is not None:  # the model's own reading of the customer, from their words and screenshot
+                sentiment = fuse(sentiment, generated.tone, self.config.sentiment_fusion_weight)
                 self.conversations.update_sentiment(customer_message.id, sentiment)
 
         spoken_for = with_person or decision.route is Route.CLARIFY  # the choices already say what comes next
@@ -225,7 +242,7 @@ class Agent:
                 "assistant",
                 text,
                 route=decision.route,
-                reason=decision.reason,
+                reason=reason,
                 citations=citations,
                 generator=generator,
                 timings_ms=clock.timings_ms,
@@ -236,7 +253,7 @@ class Agent:
             citations=tuple(citations),
             sentiment=sentiment,
             route=decision.route,
-            reason=decision.reason,
+            reason=reason,
             generator=generator,
             language=heard.language,
             hits=tuple(result.hits),
@@ -275,32 +292,42 @@ class Agent:
             return None
         return judge(self._hear_voice(turn.audio), [m.voice_tone.features for m in earlier if m.voice_tone])
 
-    def _generate(
-        self, prompt: Prompt, clock: _Clock
-    ) -> collections.abc.Generator[ReplyDelta, None, tuple[str, str, Sentiment | None]]:
-        """Stream the generator's deltas; returns the whole text, who actually wrote it, and its tone reading."""
+    def _generate(self, prompt: Prompt, clock: _Clock) -> collections.abc.Generator[ReplyDelta, None, _Generated]:
+        """Stream the reply. A model's text is shown only as it passes verification (agent.grounding), sentence
+        by sentence; a reply with nothing left is replaced by the extractive answer, which is the FAQ's own text."""
         text = ""
         tone = ToneSplitter()
+        verifier = ReplyVerifier(prompt.passages, prompt.language, f"{prompt.message}\n{prompt.screenshot_text}")
         with clock.stage("generate"):
             start = time.perf_counter()
             stream = self.generator.stream(prompt)
-            for delta in stream:
-                if shown := tone.feed(delta):
+            for delta in _deltas_then_end(stream):
+                shown = tone.feed(delta) if delta is not None else tone.flush()
+                if stream.answered_by != self._extractive.name:  # the FAQ's own words need no check
+                    shown = verifier.feed(shown) if delta is not None else verifier.feed(shown) + verifier.finish()
+                if shown:
                     if not text:
                         clock.timings_ms["first_token"] = round((time.perf_counter() - start) * 1000, 2)
                     text += shown
                     yield ReplyDelta(shown)
-            if rest := tone.flush():
-                text += rest
-                yield ReplyDelta(rest)
-        return text, stream.answered_by, tone.reading  # answered_by: the fallback's name when the model failed
+            generator = stream.answered_by  # the fallback's name when the model failed
+            verification = verification_note(verifier)
+            if generator != self._extractive.name and not verifier.shown:
+                log.warning("%s: %s", generator, verification)
+                for delta in self._extractive.stream(prompt):
+                    text += delta
+                    yield ReplyDelta(delta)
+                generator = self._extractive.name
+            elif verifier.removed:
+                log.info("%s: %s", generator, verification)
+        return _Generated(text, generator, tone.reading, verification)
 
-    def _chosen_option(self, session_id: str, text: str) -> SearchResult | None:
+    def _chosen_option(self, conversation: list[StoredMessage], text: str) -> SearchResult | None:
         """The customer answered "did you mean..." with an option's number: that entry is the match."""
         choice = _OPTION_NUMBER.match(unicodedata.normalize("NFKC", text))
         if not choice:
             return None
-        replies = [m for m in self.conversations.messages(session_id) if m.role in ("assistant", "agent")]
+        replies = [m for m in conversation if m.role in ("assistant", "agent")]
         if not replies or replies[-1].route != Route.CLARIFY:
             return None
         n = int(choice.group(1))
@@ -312,14 +339,6 @@ class Agent:
             entry.id, entry.question, entry.question, entry.answer, entry.category, entry.language, 1.0, tags=entry.tags
         )
         return SearchResult(text, [hit], True, 0.0, f"the customer chose option {n}: {entry.id}")
-
-    def _prompt_history(self, session_id: str, current: StoredMessage) -> list[ChatTurn]:
-        """Earlier customer and assistant messages (human agents' too, as the assistant side)."""
-        return [
-            ChatTurn("user" if m.role == "customer" else "assistant", m.text)
-            for m in self.conversations.messages(session_id)
-            if m.id != current.id and m.role != "system"
-        ]
 
     def request_human(self, session_id: str, reason: str = 'the customer pressed "Talk to a person"') -> Handoff:
         """The always-visible button: hand over now, whatever the policy would have said."""
@@ -373,6 +392,19 @@ def search_query(text: str, ocr_text: str, earlier: list[StoredMessage]) -> str:
     if earlier and len(text.split()) < CONTEXT_WORDS and detect_language(text) == "en":
         parts.insert(0, earlier[-1].text)
     return "\n".join(part for part in parts if part.strip())
+
+
+def prompt_history(conversation: list[StoredMessage]) -> list[ChatTurn]:
+    """Earlier customer and assistant messages (human agents' too, as the assistant side)."""
+    return [
+        ChatTurn("user" if m.role == "customer" else "assistant", m.text) for m in conversation if m.role != "system"
+    ]
+
+
+def _deltas_then_end(stream: Iterator[str]) -> Iterator[str | None]:
+    """The stream's deltas, then None: the end, where held-back text is settled."""
+    yield from stream
+    yield None
 
 
 def answer_passages(result: SearchResult, language: str, limit: int) -> list[Hit]:

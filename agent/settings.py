@@ -86,7 +86,11 @@ class AgentConfig(BaseModel):
         4_000, ge=1, description="Longest customer message, in characters (the API, the chat page and the pipeline)."
     )
     max_image_bytes: int = Field(10_000_000, gt=0, description="Largest accepted screenshot upload, in bytes.")
-    max_image_pixels: int = Field(40_000_000, gt=0, description="Largest accepted screenshot, in pixels.")
+    # 16 MP fits every phone screen (a 1440x3200 screen is 4.6 MP), 5K desktop screenshots (14.7 MP) and long
+    # scrolling captures (1290x12000); a few KB of PNG declaring 40 MP used to cost 2-7 s of CPU before OCR.
+    max_image_pixels: int = Field(
+        16_000_000, gt=0, description="Largest accepted screenshot, in pixels (read from its header, before decoding)."
+    )
     ocr_engine: str = Field("rapidocr", description="OCR engine for screenshots: 'rapidocr'.")
     ocr_max_pixels: int = Field(
         4_000_000,

@@ -59,7 +59,12 @@ def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     findesk = shutil.which("findesk", path=str(Path(sys.executable).parent)) or "findesk"
     cmd = [findesk, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)]
     log = (data_dir / "serve.log").open("wb")  # a file, not a pipe: an unread pipe would block the server
-    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    # Simulated customers come from one address and send the next turn as soon as a reply arrives: lift the
+    # anonymous rate limits, which would otherwise measure themselves instead of the server.
+    lifted = {"FINDESK_SECURITY__CHAT_TURNS_PER_ADDRESS": "1000000/minute",
+              "FINDESK_SECURITY__CHAT_TURNS_PER_SESSION": "1000000/minute"}  # fmt: skip
+    env = {**os.environ, **lifted}
+    server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:

@@ -54,7 +54,9 @@ from ui.api_models import (
 from ui.auth import User, UserStore
 from ui.errors import GENERIC
 from ui.login import request_user
+from ui.rate_limits import RateLimited, RateLimits
 from ui.strict_form import strict_form_route
+from ui.uploads import client_of
 
 log = logging.getLogger("findesk.api")
 # Message ids are 64-bit integers in the database; a larger after_id would overflow the query.
@@ -87,6 +89,11 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(error, StarletteHTTPException)
         return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
 
+    async def too_many(_request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RateLimited)
+        headers = {"Retry-After": str(error.retry_after_s)}
+        return JSONResponse({"error": str(error)}, status_code=429, headers=headers)
+
     async def bug(_request: Request, error: Exception) -> JSONResponse:
         log.error("unexpected error in an API request", exc_info=error)
         return JSONResponse({"error": GENERIC["en"]}, status_code=500)
@@ -94,6 +101,7 @@ def install_error_handlers(app: FastAPI) -> None:
     for kind in (AgentError, RetrievalError, SpeechError):
         app.add_exception_handler(kind, user_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RateLimited, too_many)
     app.add_exception_handler(Exception, bug)
 
 
@@ -135,7 +143,7 @@ def _ndjson(first: ReplyDelta | Reply, rest: Iterator[ReplyDelta | Reply], token
         yield (json.dumps({"type": "error", "error": GENERIC["en"]}) + "\n").encode()
 
 
-def api_router(services: Services, users: UserStore) -> APIRouter:
+def api_router(services: Services, users: UserStore, limits: RateLimits) -> APIRouter:
     settings = services.settings
     # Every multipart body is capped and its text fields checked as UTF-8 (ui/strict_form.py).
     max_body = max(settings.agent.max_image_bytes + settings.speech.max_bytes, settings.retrieval.max_import_bytes)
@@ -162,6 +170,7 @@ def api_router(services: Services, users: UserStore) -> APIRouter:
                  responses={200: {"content": {"application/x-ndjson": {}},
                                   "description": "With stream=true: NDJSON deltas, then the reply."}})  # fmt: skip
     def chat(
+        request: Request,
         session_id: Annotated[
             str | None, Form(description="Empty starts a conversation; to continue one, also send X-Session-Token.")
         ] = None,
@@ -175,8 +184,10 @@ def api_router(services: Services, users: UserStore) -> APIRouter:
         new_token = None
         if session_id:
             customer_session(session_id, x_session_token)
-        else:
+        limits.hit("chat_turn", session_id=session_id or "", address=client_of(request))
+        if not session_id:  # opened only once the address may send another turn; this is its first
             session_id, new_token = services.conversations.open_session()
+            limits.hit("chat_turn", session_id=session_id)
         turn = Turn(
             session_id=session_id,
             text=text,
@@ -197,8 +208,9 @@ def api_router(services: Services, users: UserStore) -> APIRouter:
         return [CustomerMessageOut.of(m) for m in services.conversations.messages(session_id, after_id=after_id)]
 
     @router.post("/chat/{session_id}/handoff", tags=["chat"], response_model=HandoffStatusOut)
-    def chat_handoff(session_id: str = own_session) -> HandoffStatusOut:
+    def chat_handoff(request: Request, session_id: str = own_session) -> HandoffStatusOut:
         """The "talk to a person" button."""
+        limits.hit("handoff", session_id=session_id, address=client_of(request))
         handoff = services.agent.request_human(session_id)
         queue = services.agent.queue_status(handoff.session_id)
         return HandoffStatusOut(

@@ -26,6 +26,7 @@ from ui.chat_page import build_chat_page
 from ui.console_page import build_console_page
 from ui.desk_page import build_desk_page
 from ui.login import StaffGate, auth_dependency, login_router
+from ui.rate_limits import RateLimits
 from ui.upload_gate import UploadGate
 from ui.uploads import AUDIO_TYPES, FAQ_FILE_TYPES, IMAGE_TYPES, Uploads
 from ui.widget import widget_router
@@ -58,7 +59,8 @@ def build_app(settings: Settings, *, services: Services | None = None, users: Us
     )
     app.state.services, app.state.users, app.state.uploads = services, users, uploads
     install_error_handlers(app)
-    app.include_router(api_router(services, users))
+    limits = RateLimits(settings.security)  # chat turns and handoff requests, per conversation and per address
+    app.include_router(api_router(services, users, limits))
     app.include_router(login_router(users))
     app.include_router(widget_router(settings.web))
     # Middleware runs outermost-last-added: staff check first, then the upload gate.
@@ -81,7 +83,7 @@ def build_app(settings: Settings, *, services: Services | None = None, users: Us
     ttl = settings.web.upload_ttl_s
     blocks = {"analytics_enabled": False, "delete_cache": (min(60, ttl), ttl)}
     pages = (
-        ("/chat", build_chat_page(services, uploads, **blocks), None, max_upload),
+        ("/chat", build_chat_page(services, uploads, limits, **blocks), None, max_upload),
         ("/desk", build_desk_page(services, users, uploads, **blocks), "agent", settings.speech.max_bytes),
         ("/console", build_console_page(services, users, uploads, **blocks), "operator",
          settings.retrieval.max_import_bytes),

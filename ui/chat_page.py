@@ -22,7 +22,8 @@ from agent.services import Services
 from agent.types import Reply, ReplyDelta, Turn
 from ui.errors import user_message
 from ui.i18n import MOOD_ICONS, language_of, route_label, text
-from ui.uploads import AUDIO_TYPES, IMAGE_TYPES, UploadRefused, Uploads
+from ui.rate_limits import RateLimited, RateLimits
+from ui.uploads import AUDIO_TYPES, IMAGE_TYPES, UploadRefused, Uploads, client_of
 
 POLL_SECONDS = 2.0  # how soon a human agent's reply shows up once the conversation is handed over
 
@@ -63,6 +64,10 @@ def _without_options(message: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in message.items() if k != "options"} if message.get("options") else message
 
 
+def _slow_down(limited: RateLimited, lang: str) -> str:
+    return text(lang, "slow_down_" + limited.action).format(seconds=limited.retry_after_s)
+
+
 def _user_bubble(words: str, has_image: bool, has_audio: bool, lang: str) -> str:
     marks = [text(lang, "voice")] if has_audio else []
     marks += [text(lang, "screenshot")] if has_image else []
@@ -72,9 +77,10 @@ def _user_bubble(words: str, has_image: bool, has_audio: bool, lang: str) -> str
 class ChatHandlers:
     """The page's event handlers, kept apart from the layout so tests can call them directly."""
 
-    def __init__(self, services: Services, uploads: Uploads) -> None:
+    def __init__(self, services: Services, uploads: Uploads, limits: RateLimits | None = None) -> None:
         self.services = services
         self.uploads = uploads
+        self.limits = limits or RateLimits(services.settings.security)
         limits = services.settings
         self.max_image_bytes = limits.agent.max_image_bytes
         self.max_audio_bytes = limits.speech.max_bytes
@@ -101,6 +107,12 @@ class ChatHandlers:
         if not (words or image or audio):
             yield history, gr.skip(), state, gr.skip(), gr.skip()
             return
+        try:
+            self.limits.hit("chat_turn", session_id=state.session_id, address=client_of(request))
+        except RateLimited as limited:  # the typed text stays in the box, to send once the wait is over
+            history.append({"role": "assistant", "content": _slow_down(limited, state.language)})
+            yield history, gr.skip(), state, gr.skip(), gr.skip()
+            return
         history.append(
             {"role": "user", "content": _user_bubble(words, image is not None, audio is not None, state.language)}
         )
@@ -110,7 +122,7 @@ class ChatHandlers:
         yield history, gr.MultimodalTextbox(value=None, interactive=False), state, gr.Timer(active=False), gr.skip()
 
         try:
-            state = self._own(state)
+            state = self._own(state, "chat_turn")
             turn = Turn(session_id=state.session_id, text=words, image=image, audio=audio)
             for event in self.services.agent.stream(turn):
                 if isinstance(event, ReplyDelta):
@@ -199,12 +211,19 @@ class ChatHandlers:
             history.append({"role": "assistant", "content": user_message(error, state.language)})
         return history
 
-    def talk_to_person(self, history: list[dict[str, Any]] | None, state: ChatState | None) -> tuple[Any, ...]:
+    def talk_to_person(
+        self, history: list[dict[str, Any]] | None, state: ChatState | None, request: gr.Request | None = None
+    ) -> tuple[Any, ...]:
         """The always-visible button: queue the conversation for a human; returns (chatbot, state, timer)."""
         state = state or new_state()
         history = list(history or [])
         try:
-            state = self._own(state)
+            self.limits.hit("handoff", session_id=state.session_id, address=client_of(request))
+        except RateLimited as limited:
+            history.append({"role": "assistant", "content": _slow_down(limited, state.language)})
+            return history, state, gr.skip()
+        try:
+            state = self._own(state, "handoff")
             self.services.agent.request_human(state.session_id)
         except Exception as error:
             history.append({"role": "assistant", "content": user_message(error, state.language)})
@@ -231,10 +250,11 @@ class ChatHandlers:
             return gr.skip(), state, gr.skip()
         return history, state, gr.skip()
 
-    def _own(self, state: ChatState) -> ChatState:
+    def _own(self, state: ChatState, action: str) -> ChatState:
         """The state with its conversation: opened now on the first message; refused if its token is wrong."""
         if not state.session_id:
             session_id, token = self.services.conversations.open_session(language=state.language)
+            self.limits.hit(action, session_id=session_id)  # the new conversation's first (always allowed)
             return replace(state, session_id=session_id, token=token)
         if not self._is_own(state):
             raise ConversationNotFound(text(state.language, "session_lost"))
@@ -277,8 +297,8 @@ class ChatHandlers:
         return image, audio
 
 
-def build_chat_page(services: Services, uploads: Uploads, **blocks: Any) -> gr.Blocks:
-    handlers = ChatHandlers(services, uploads)
+def build_chat_page(services: Services, uploads: Uploads, limits: RateLimits, **blocks: Any) -> gr.Blocks:
+    handlers = ChatHandlers(services, uploads, limits)
     with gr.Blocks(title="FinDesk · customer help", fill_height=True, **blocks) as page:
         state = gr.State(None)
         title = gr.Markdown(text("en", "title"))

@@ -32,6 +32,9 @@ TEXT: dict[str, dict[str, str]] = {
         "rate_prompt": "How did we do? Please rate this conversation (1 = poor, 5 = excellent).",
         "rate_thanks": "Thank you for your rating!",
         "unreadable": "I could not read that file; please attach it again.",
+        "slow_down_chat_turn": "You are sending messages faster than we can answer: please wait {seconds} s and send "
+        "it again.",
+        "slow_down_handoff": "We have your request for a person already; please wait {seconds} s before asking again.",
         "session_lost": "This conversation can no longer be continued here. Please reload the page to start again.",
         "not_uploaded": "{name} was not uploaded from this browser (or it was already used); please attach it again.",
         "wrong_type": "{name} is not a kind of file accepted here (accepted: {types}).",
@@ -65,6 +68,8 @@ TEXT: dict[str, dict[str, str]] = {
         "rate_prompt": "请为本次服务评分（1 = 很差，5 = 很好）。",
         "rate_thanks": "感谢您的评价！",
         "unreadable": "无法读取该文件，请重新上传。",
+        "slow_down_chat_turn": "您发送消息过于频繁，请等待 {seconds} 秒后再发送。",
+        "slow_down_handoff": "我们已收到您的转人工请求，请等待 {seconds} 秒后再试。",
         "session_lost": "无法继续本次对话，请刷新页面重新开始。",
         "not_uploaded": "{name} 不是从本浏览器上传的（或已使用过），请重新上传。",
         "wrong_type": "此处不接受 {name} 这类文件（可接受：{types}）。",

@@ -51,8 +51,11 @@ class FallbackGenerator:
         self.fallback = fallback if fallback is not None else ExtractiveGenerator()
         self.first_token_timeout_s = first_token_timeout_s
         self.name = primary.name
-        self.supports_images = primary.supports_images
         self.warm_up_error: str | None = None  # shown by the UI / doctor when the model could not be loaded
+
+    @property
+    def supports_images(self) -> bool:
+        return self.primary.supports_images  # a server found to be text-only turns this off at run time
 
     def warm_up(self) -> None:
         """Load the primary; a failure is logged and remembered, not raised: the fallback still answers."""

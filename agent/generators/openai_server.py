@@ -9,6 +9,12 @@ Privacy: the customer's words, the conversation history and the screenshot's tex
 bank's own text, and redacting, say, a hotline number would break the answer). The screenshot's pixels cannot
 be redacted: turn `openai_send_images` off for servers outside your network.
 
+Text-only servers: a request with a screenshot that the server refuses (llama.cpp's HTTP 500 "image input is
+not supported", llama-cpp-python's template error or context overflow on the image's data, vLLM's "not a
+multimodal model") is sent again at once without the image. If that one is accepted, the server is remembered as
+text-only (`supports_images` turns False, one warning in the log) and later turns send text only. The model still
+reads the screenshot's quoted OCR text: it is in the prompt either way.
+
 Failures: connection errors, 429 and 5xx are retried (`openai_max_retries`, exponential backoff) only before
 the first token arrived; after that a retry would repeat text the customer has already seen. A server that
 accepts the connection and goes quiet raises after `generation_timeout_s` (httpx read timeout).
@@ -39,6 +45,14 @@ log = logging.getLogger(__name__)
 
 class _Retryable(Exception):
     """A response worth trying again (overloaded or crashed server)."""
+
+
+class _ImageRefused(Exception):
+    """A request with an image failed: ask again with text only."""
+
+
+# Statuses that say nothing about the request's content: auth, unknown model, rate limit, overloaded gateways.
+_NOT_ABOUT_THE_IMAGE = frozenset({401, 403, 404, 429, 502, 503, 504})
 
 
 def redact_prompt(prompt: Prompt) -> Prompt:
@@ -147,20 +161,32 @@ class OpenAIServerGenerator:
         return GenerationStream(self._deltas(prompt), answered_by=self.name)
 
     def _deltas(self, prompt: Prompt) -> Iterator[str]:
-        body = chat_request(redact_prompt(prompt), self.model, self.max_tokens, send_image=self.supports_images)
+        redacted = redact_prompt(prompt)
+        send_image = self.supports_images and prompt.image is not None
+        body = chat_request(redacted, self.model, self.max_tokens, send_image=send_image)
         url = f"{self.base_url}/chat/completions"
         attempt = 0
+        refused: _ImageRefused | None = None
         while True:
             started = False
             try:
                 with self._http().stream("POST", url, json=body, headers=self._headers()) as response:
                     if response.status_code >= 400:
                         response.read()
+                        if send_image and response.status_code not in _NOT_ABOUT_THE_IMAGE:
+                            raise _ImageRefused(f"HTTP {response.status_code}: {response.text[:300]}")
                         self._raise_for_status(response)
+                    if refused is not None:
+                        log.warning("model server %s takes no images (%s): sending text only", self.base_url, refused)
+                        self.supports_images = False
+                        refused = None
                     for delta in sse_deltas(response.iter_lines()):
                         started = True
                         yield delta
                 return
+            except _ImageRefused as e:
+                refused, send_image = e, False  # remembered only if the text-only request is accepted
+                body = chat_request(redacted, self.model, self.max_tokens, send_image=False)
             except (_Retryable, httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
                 if started or attempt >= self.max_retries:
                     raise GeneratorError(

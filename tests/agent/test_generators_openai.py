@@ -31,6 +31,8 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"fake-but-opaque-bytes"  # sent verbatim as a data
 PASSAGE = Hit("lost-en", "My card is lost", "My card is lost", "Freeze it in the app under Cards.", "cards", "en", 0.9)
 TOKENS = ["Freeze ", "your card ", "in the app", " [1]."]
 CARD = "4111 1111 1111 1111"
+# llama.cpp server's answer to an image for a model loaded without a vision projector (tools/server, 2025-2026).
+LLAMA_CPP_NO_IMAGES = "image input is not supported - hint: if this is unexpected, you may need to provide the mmproj"
 
 
 class ChatServer:
@@ -41,6 +43,7 @@ class ChatServer:
         self.requests: list[dict[str, Any]] = []
         self.required_key: str | None = None
         self.tokens = TOKENS  # what a successful reply streams
+        self.text_only = False  # refuse image input the way llama.cpp's server does without a vision projector
         self.release = threading.Event()  # ends a "hang" early at teardown
         owner = self
 
@@ -59,7 +62,9 @@ class ChatServer:
                 if not owner._authorised(self):
                     return
                 behaviour = owner.script[min(len(owner.requests) - 1, len(owner.script) - 1)]
-                if behaviour == "500":
+                if owner.text_only and "image_url" in json.dumps(body):
+                    self._json(500, {"error": {"code": 500, "message": LLAMA_CPP_NO_IMAGES, "type": "server_error"}})
+                elif behaviour == "500":
                     self._json(500, {"error": {"message": "CUDA out of memory", "type": "server_error"}})
                 elif behaviour == "hang":
                     owner.release.wait(5)  # accepted the connection, never answers in time
@@ -176,8 +181,8 @@ def test_retries_a_500_then_streams(server: ChatServer) -> None:
 def test_gives_up_after_the_configured_retries(server: ChatServer) -> None:
     server.script = ["500"]
     with pytest.raises(GeneratorError, match="after 3 attempt"):
-        list(OpenAIServerGenerator(config(server, openai_max_retries=2)).stream(prompt()))
-    assert len(server.requests) == 3
+        list(OpenAIServerGenerator(config(server, openai_max_retries=2)).stream(prompt(image=None)))
+    assert len(server.requests) == 3  # with a screenshot, one more: the same turn without it (see below)
 
 
 def test_connection_refused_is_retried_then_explained() -> None:
@@ -247,3 +252,30 @@ def test_event_parsing_edge_cases() -> None:
         list(sse_deltas(["data: {not json"]))
     with pytest.raises(GeneratorError, match="ended before"):
         list(sse_deltas(['data: {"choices":[{"delta":{"content":"a"}}]}']))
+
+
+def test_a_text_only_server_gets_the_turn_without_the_image_and_is_remembered(
+    server: ChatServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """llama.cpp without a vision projector answers an image with HTTP 500: the same turn is sent again at once
+    without it (the OCR text is still in the prompt), and later turns go text-only from the start."""
+    server.text_only = True
+    generator = create_generator(config(server))
+    stream = generator.stream(prompt())
+    assert "".join(stream) == "".join(TOKENS) and stream.fallback_reason is None
+    first, second = server.requests
+    assert "image_url" in json.dumps(first["body"]) and "image_url" not in json.dumps(second["body"])
+    assert "Card ending 1111" in second["body"]["messages"][-1]["content"]  # the screenshot's text still goes
+    assert generator.supports_images is False
+    assert [r.message for r in caplog.records if "takes no images" in r.message]
+
+    assert "".join(generator.stream(prompt())) == "".join(TOKENS)
+    assert len(server.requests) == 3 and "image_url" not in json.dumps(server.requests[2]["body"])
+
+
+def test_a_failure_that_is_not_about_the_image_is_not_taken_for_a_text_only_server(server: ChatServer) -> None:
+    server.script = ["500"]  # fails with or without the image
+    generator = OpenAIServerGenerator(config(server, openai_max_retries=1))
+    with pytest.raises(GeneratorError, match="failed after 2 attempt"):
+        list(generator.stream(prompt()))
+    assert generator.supports_images is True

@@ -307,3 +307,78 @@ def test_inside_hours_the_customer_sees_their_place_in_the_queue(services: Servi
     services.conversations.claim(first, "alice")
     assert services.agent.queue_status(first).position == 0
     assert services.agent.queue_status(second).position == place - 1
+
+
+def _agent_with_chat_server(services: Services, chat: object) -> Agent:
+    from agent.generators import create_generator
+
+    config = services.settings.agent.model_copy(
+        update={
+            "generator": "openai",
+            "openai_base_url": chat.base_url,  # type: ignore[attr-defined]
+            "openai_model": "test-vlm",
+            "openai_api_key_env": "FINDESK_TEST_OPENAI_KEY",
+        }
+    )
+    return Agent(
+        knowledge_base=services.knowledge_base,
+        conversations=services.conversations,
+        sentiment=services.sentiment,
+        generator=create_generator(config),
+        transcribe=services.transcribe,
+        read_screenshot=services.read_screenshot,
+        config=config,
+    )
+
+
+@pytest.mark.parametrize(
+    ("tokens", "expect_model"),
+    [
+        (["Freeze your card ", "in the app. ", "It costs $25 to ", "replace it."], False),  # no citation at all
+        (["Freeze your card ", "in the app [1]. ", "A new card costs ", "$25 [1]."], True),  # one invented fee
+    ],
+)
+def test_a_model_reply_is_shown_only_as_far_as_it_verifies(
+    services: Services, tokens: list[str], expect_model: bool
+) -> None:
+    """Through the whole pipeline, with the real OpenAI-compatible client and a loopback server that streams a
+    hand-made reply: the customer never sees the invented fee, the uncited reply becomes the FAQ's own answer,
+    and the turn's reason says what verification did. (Real models' replies: tests/agent/test_llama_server.py.)"""
+    from tests.agent.test_generators_openai import ChatServer
+
+    chat = ChatServer()
+    chat.tokens = tokens
+    thread = threading.Thread(target=chat.httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        session = new_session()
+        streamed, reply = run_agent(_agent_with_chat_server(services, chat), Turn(session, "How do I freeze my card?"))
+    finally:
+        chat.httpd.shutdown()
+        chat.httpd.server_close()
+    assert "$25" not in streamed and "$25" not in reply.text and reply.route is Route.ANSWER
+    assert reply.citations
+    stored = services.conversations.messages(session)[-1]
+    assert stored.generator == reply.generator and stored.reason == reply.reason
+    if expect_model:
+        assert reply.generator == "openai:test-vlm" and streamed.startswith("Freeze your card in the app [1].")
+        assert "verification removed 1 sentence(s)" in reply.reason and "'25'" in reply.reason
+    else:
+        assert reply.generator == "extractive" and streamed.startswith("Here is the answer from our FAQ")
+        assert "failed verification (the reply cites none" in reply.reason
+
+
+def test_a_turn_reads_the_conversation_once(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    session = new_session()
+    services.agent.ask(Turn(session, "going to Japan next month, anything I need to do so my card works?"))
+    calls: list[str] = []
+    read = services.conversations.messages
+
+    def counted(session_id: str, **kwargs: object) -> list:  # type: ignore[type-arg]
+        calls.append(session_id)
+        return read(session_id, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(services.conversations, "messages", counted)
+    reply = services.agent.ask(Turn(session, "2"))  # a choice by number: the path that read it three times
+    assert "chose option 2" in reply.reason
+    assert calls == [session]

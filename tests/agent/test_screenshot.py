@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from agent.errors import ImageError
-from agent.screenshot import check_screenshot, downscale_for_ocr
+from agent.screenshot import check_screenshot, downscale_for_ocr, read_screenshot
+from agent.settings import AgentConfig
 
 LIMITS = {"max_bytes": 10_000_000, "max_pixels": 40_000_000}
 
@@ -136,3 +137,38 @@ def test_downscale_for_ocr_keeps_aspect_and_reports_scale() -> None:
     assert scale == pytest.approx(small.width / 4000, rel=0.01)
     same, one = downscale_for_ocr(image, 10_000_000)
     assert same is image and one == 1.0
+
+
+class _CountingOcr:
+    """Stands in for RapidOCR only to count calls: what is checked is that OCR never starts, not OCR itself."""
+
+    name, languages = "counting", ("en",)
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def warm_up(self) -> None:
+        pass
+
+    def read(self, image: Image.Image) -> tuple:
+        self.calls += 1
+        return ()
+
+
+def test_default_pixel_limit_refuses_a_bomb_like_png_before_ocr() -> None:
+    """Issue #9 item 11: a few KB of real PNG declaring 20 MP (40 MP cost 2-7 s of CPU) never reaches OCR."""
+    config = AgentConfig()
+    assert 12_000_000 <= config.max_image_pixels <= 16_000_000
+    bomb = _encode(Image.new("1", (5_000, 4_000)), "PNG")  # 20 MP, all black: a tiny file that decodes huge
+    assert len(bomb) < 10_000
+    ocr = _CountingOcr()
+    with pytest.raises(ImageError, match="too many pixels"):
+        read_screenshot(bomb, config, ocr)
+    assert ocr.calls == 0
+
+
+@pytest.mark.parametrize("size", [(1290, 2796), (1440, 3200), (2048, 2732), (5120, 2880), (1290, 12_000)], ids=str)
+def test_default_pixel_limit_still_fits_real_screenshots(size: tuple[int, int]) -> None:
+    """Phones, a tablet, a 5K desktop, and a long scrolling capture (header check only: nothing decoded)."""
+    width, height = size
+    assert width * height <= AgentConfig().max_image_pixels

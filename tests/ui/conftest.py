@@ -92,7 +92,10 @@ class LiveApp:
 @pytest.fixture(scope="session")
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     data_dir = tmp_path_factory.mktemp("findesk-ui")
-    settings = load_settings(data_dir=data_dir)
+    # Every test talks from the same client address, faster than any customer: the per-address rate limits
+    # would stop the suite itself (tests/ui/test_rate_limits.py checks them on their own app).
+    roomy = {"chat_turns_per_address": "10000/minute", "handoffs_per_address": "10000/minute"}
+    settings = load_settings(data_dir=data_dir, security=roomy)
     seed_faq(data_dir, settings)
     services = Services(settings)
     users = UserStore(services.database, hasher=FAST_HASH)
