@@ -174,7 +174,7 @@ class ChatHandlers:
         after a thumbs down, or a rating after our team resolved the conversation."""
         value = str(option.value)
         if value == "talk":
-            history, state, timer = self.talk_to_person(history, state)
+            history, state, timer = self.talk_to_person([_without_options(m) for m in history or []], state)
             yield history, gr.skip(), state, timer, gr.skip()
         elif value.startswith("rate:"):
             yield self.rate(history, state, int(value.removeprefix("rate:"))), gr.skip(), state, gr.skip(), gr.skip()
@@ -191,7 +191,7 @@ class ChatHandlers:
         value = "up" if like.liked is True else "down" if like.liked is False else None
         history = [_without_options(m) for m in history or []]
         try:
-            self.services.feedback.thumb(self._own(state).session_id, answer, value)
+            self.services.feedback.thumb(self._existing(state), answer, value)
         except Exception as error:
             history.append({"role": "assistant", "content": user_message(error, state.language)})
             return history, state
@@ -205,7 +205,7 @@ class ChatHandlers:
         if state is None:
             return history
         try:
-            self.services.feedback.rate(self._own(state).session_id, score)
+            self.services.feedback.rate(self._existing(state), score)
             history.append({"role": "assistant", "content": text(state.language, "rate_thanks")})
         except Exception as error:
             history.append({"role": "assistant", "content": user_message(error, state.language)})
@@ -259,6 +259,12 @@ class ChatHandlers:
         if not self._is_own(state):
             raise ConversationNotFound(text(state.language, "session_lost"))
         return state
+
+    def _existing(self, state: ChatState) -> str:
+        """The conversation's id, if the state's token is its secret (thumbs and ratings need one already)."""
+        if not self._is_own(state):
+            raise ConversationNotFound(text(state.language, "session_lost"))
+        return state.session_id
 
     def _is_own(self, state: ChatState) -> bool:
         return self.services.conversations.token_matches(state.session_id, state.token)

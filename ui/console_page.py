@@ -21,6 +21,7 @@ from retrieval.embedders import Embedder
 from retrieval.errors import ImportRejected
 from retrieval.types import FaqEntry
 from ui.auth import UserStore
+from ui.console_reports import reports_tab
 from ui.errors import as_gradio_error
 from ui.login import require_staff
 from ui.uploads import FAQ_FILE_TYPES, Uploads
@@ -241,6 +242,7 @@ def build_console_page(services: Services, users: UserStore, uploads: Uploads, *
                 gaps = gr.Dataframe(headers=GAP_HEADERS, interactive=False, wrap=True,
                                     label="Unanswered, grouped (click a row to draft an FAQ entry)")  # fmt: skip
                 gap_groups = gr.State([])
+            reports_tab(services, users)
 
         form = [entry_id, question, answer, alternates, cat_in, lang_in, tags_in, version]
         filters = [search, category, language]
