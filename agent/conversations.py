@@ -209,14 +209,17 @@ class ConversationStore:
         timings_ms: dict[str, float] | None = None,
         image_png: bytes | None = None,
         voice_tone: VoiceTone | None = None,
+        published: Sequence[str] = (),
     ) -> StoredMessage:
+        """Store one message, PII redacted; numbers that also appear in `published` (the FAQ passages an
+        assistant reply quoted, e.g. the bank's hotline) are the bank's own and kept."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; valid roles: {', '.join(ROLES)}")
         row = {
             "session_id": session_id,
             "role": role,
             "author": author,
-            "text": redact(text).text,
+            "text": redact(text, keep=published).text,
             "at": _now(),
             "sentiment": _sentiment_json(sentiment) if sentiment else None,
             "route": route,

@@ -246,6 +246,7 @@ class Agent:
                 citations=citations,
                 generator=generator,
                 timings_ms=clock.timings_ms,
+                published=[f"{hit.question}\n{hit.answer}" for hit in passages],  # the bank's numbers stay
             )
         yield Reply(
             session_id=turn.session_id,

@@ -78,19 +78,21 @@ class KnowledgeBase:
 
     def _load(self) -> None:
         """Fill the indexes: from the saved files where they can be trusted, then catch up with the store."""
+        version = self.store.version  # read first: the entries listed next are at least this new
         entries = {e.id: e for e in self.store.list()}
         for entry in entries.values():
             self._lexical.set(entry.id, entry.phrasings)
         self._entries = entries
-        stamps = [channel.load(self.index_dir) for channel in self._channels]
-        # The oldest channel stamp is where the change log must be replayed from; entries whose embedded
-        # version differs are re-embedded anyway (covers files stamped by a store that was replaced).
-        self._index_version = min(stamps)
         with self._update_lock:
-            _, changed = self.store.changes_since(self._index_version)
+            # Each channel replays the change log from its own file's stamp: a channel that no change concerned
+            # (the Chinese one after an English-only import) keeps an old stamp, and taking the oldest stamp for
+            # every channel re-embedded the other channels' already saved entries on every start (issue #9).
+            # Entries whose embedded version differs are re-embedded anyway (a store that was replaced).
             for channel in self._channels:
+                _, changed = self.store.changes_since(channel.load(self.index_dir))
                 channel.mark_stale(changed, entries)
-            self._catch_up(None)
+            self._index_version = version
+            self._catch_up(None)  # the stale entries, and whatever was committed since `version`
         if any(channel.dirty for channel in self._channels):
             self.persist()
 

@@ -29,6 +29,12 @@ class SentimentOut(_Out):
     cues: list[str] = []
 
 
+class VoiceToneOut(_Out):
+    agitation: float = Field(description="In [0, 1], against the customer's earlier voice messages in the chat.")
+    cues: list[str] = Field([], description="e.g. raised_pitch, raised_loudness, tense_voice, faster_speech.")
+    baseline_clips: int = Field(description="Earlier voice messages it was compared with; 0: a cautious reading.")
+
+
 class HitOut(_Out):
     entry_id: str
     question: str
@@ -52,6 +58,7 @@ class ReplyOut(_Out):
     generator: str
     language: str
     transcript: str | None = Field(None, description="What the voice message was heard as, if one was sent.")
+    voice_tone: VoiceToneOut | None = Field(None, description="How agitated the voice message sounded.")
     hits: list[HitOut] = []
     timings_ms: dict[str, float] = {}
     turn_id: int | None = Field(
@@ -64,6 +71,7 @@ class ReplyOut(_Out):
         data["session_token"] = session_token
         data["transcript"] = reply.transcript.text if reply.transcript else None
         data["sentiment"] = SentimentOut.model_validate(reply.sentiment)
+        data["voice_tone"] = VoiceToneOut.model_validate(reply.voice_tone) if reply.voice_tone else None
         data["route"] = str(reply.route)
         return cls.model_validate(data)
 
@@ -77,6 +85,7 @@ class MessageOut(_Out):
     route: str | None = None
     reason: str = ""
     sentiment: SentimentOut | None = None
+    voice_tone: VoiceToneOut | None = None
     citations: list[CitationOut] = []
     has_image: bool = False
 

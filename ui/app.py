@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 
 import gradio as gr
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from agent.services import Services
 from agent.settings import Settings
@@ -35,6 +35,10 @@ CSS = """
 #chat .message-wrap { font-size: 15px; }
 footer { display: none !important; }
 """
+
+
+def _no_deep_links() -> JSONResponse:
+    return JSONResponse({"error": "Deep links are turned off."}, status_code=404)
 
 
 def build_app(settings: Settings, *, services: Services | None = None, users: UserStore | None = None) -> FastAPI:
@@ -89,6 +93,9 @@ def build_app(settings: Settings, *, services: Services | None = None, users: Us
          settings.retrieval.max_import_bytes),
     )  # fmt: skip
     for path, page, role, max_bytes in pages:
+        # Gradio's deep links write a page's whole state (a customer's conversation, unredacted) to a
+        # world-readable file that is never deleted. FinDesk uses none, so the route is answered here first.
+        app.add_api_route(f"{path}/gradio_api/deep_link", _no_deep_links, methods=["GET"], include_in_schema=False)
         page.queue(default_concurrency_limit=8)
         gate = auth_dependency(users, role) if role else None
         gr.mount_gradio_app(app, page, path=path, auth_dependency=gate, max_file_size=max_bytes, **common)

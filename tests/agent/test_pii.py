@@ -88,3 +88,57 @@ def test_near_misses_are_left_alone(text: str) -> None:
     result = redact(text)
     assert result.text == text, result.found
     assert result.found == ()
+
+
+# --- issue #9 item 6: more ways of writing the same numbers ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "card 4111.1111.1111.1111 declined",
+        "card 4111/1111/1111/1111 declined",
+        "card 4111_1111_1111_1111 declined",
+        "card 4111 1111\n1111 1111 declined",  # a line break in the middle (pasted from a statement)
+        "card 4111 1111\r\n1111 1111 declined",
+        "card ４１１１ １１１１ １１１１ １１１１ declined",  # full-width digits, ordinary in Chinese input
+        "card ４１１１　１１１１　１１１１　１１１１ declined",  # ... with ideographic spaces
+        "card ４１１１－１１１１－１１１１－１１１１ declined",
+    ],
+)
+def test_card_numbers_with_other_separators_and_full_width_digits(text: str) -> None:
+    result = redact(text)
+    assert result.text == "card [CARD] declined", result.text
+    assert result.kinds == {"CARD"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("call me on 030 1234 5678 tomorrow", "call me on [PHONE] tomorrow"),  # Berlin, national format
+        ("my mobile is 07700 900123", "my mobile is [PHONE]"),  # UK mobile, national format
+        ("ring 01 42 68 53 00", "ring [PHONE]"),  # Paris
+        ("手机 １３８ ００１３ ８０００ 联系我", "手机 [PHONE] 联系我"),  # full-width Chinese mobile
+        ("+49 30 12345678 or +33 1 42 68 53 00", "[PHONE] or [PHONE]"),
+        ("+44 7700 900123", "[PHONE]"),  # a reserved (drama) range: not "valid", still a number
+    ],
+)
+def test_phone_numbers_in_other_national_formats(text: str, expected: str) -> None:
+    assert redact(text).text == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["paid on 2024.05.01 and 2024/05/02", "version 4.1.1.1 of the app", "amount 1.111,11 EUR", "IP 192.168.100.200"],
+)
+def test_dotted_and_slashed_non_cards_are_left_alone(text: str) -> None:
+    assert redact(text).text == text
+
+
+def test_the_banks_published_numbers_are_kept_when_quoting_them() -> None:
+    faq = "Call our 24-hour line on +1-800-555-0100 or 400-555-0100; mail help@bank.example."
+    reply = "Freeze the card, then call +1-800-555-0100 (中国: 400-555-0100) or mail help@bank.example."
+    assert redact(reply, keep=[faq]).text == reply
+    assert redact(reply).text.count("[PHONE]") == 2  # without the FAQ they look like anyone's number
+    customer = "call me on (415) 555-0132, not +1-800-555-0100"
+    assert redact(customer, keep=[faq]).text == "call me on [PHONE], not +1-800-555-0100"

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from retrieval import dense_channel
 from retrieval import knowledge_base as kb_module
 from retrieval.config import RetrievalConfig
 from retrieval.dense_channel import DenseChannel
 from retrieval.errors import InvalidQuery
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.store import FaqStore
-from tests.retrieval.models import CountingEmbedder, minilm, small_faq
+from tests.retrieval.models import CountingEmbedder, e5, minilm, small_faq
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -104,6 +105,30 @@ def test_reopen_uses_saved_index_and_catches_up_with_a_stale_one(tmp_path: Path)
         status = kb.status()
         assert status.index_version == status.store_version and status.entries == 7
         assert kb.search("savings account for my kid").hits[0].entry_id == "mortgage-rate"
+
+
+def test_an_english_only_change_does_not_re_embed_anything_on_the_next_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #9 item 7: the Chinese channel's file keeps an older stamp after an English-only edit; reopening
+    used to replay the log from that stamp for every channel and re-embed the English entries each start."""
+    zh = CountingEmbedder(e5())
+    monkeypatch.setattr(dense_channel, "load_embedder", lambda name, **_options: zh)
+    with open_kb(tmp_path) as kb:  # default config: MiniLM for everything, e5 for the Chinese entries
+        kb.import_entries(small_faq(), actor="test")
+        kb.update("fees-atm", actor="operator", question="Do you charge for cash withdrawals abroad?")
+    for _ in range(2):
+        primary, zh.passages = CountingEmbedder(minilm()), 0
+        with open_kb(tmp_path, counting=primary) as kb:
+            assert (primary.passages, zh.passages) == (0, 0)
+            assert kb.status().index_version == kb.status().store_version
+    with FaqStore(tmp_path / "findesk.sqlite3") as store:  # a real change to a Chinese entry, while closed
+        edited = store.update("card-lost-zh", actor="other", question="银行卡丢了，怎么冻结？")
+    primary, zh.passages = CountingEmbedder(minilm()), 0
+    with open_kb(tmp_path, counting=primary) as kb:
+        n = len(edited.phrasings)  # only the edited entry, in both channels (MiniLM holds every entry)
+        assert (primary.passages, zh.passages) == (n, n)
+        assert kb.search("银行卡丢了怎么冻结").hits[0].entry_id == "card-lost-zh"
 
 
 def test_changes_by_another_process_reach_a_running_knowledge_base(kb: KnowledgeBase, tmp_path: Path) -> None:

@@ -32,3 +32,13 @@ def test_the_desk_transcript_shows_the_voice_agitation_and_its_cues() -> None:
     assert "agitated_voice" in shown[0]["content"]
     assert "🎙 voice agitation 0.82 (vs 2 earlier): raised loudness, tense voice" in shown[0]["content"]
     assert "first voice message, cautious" in shown[1]["content"]
+
+
+def test_the_api_returns_the_voice_tone_to_the_chat_and_to_staff() -> None:
+    from ui.api_models import MessageOut, ReplyOut
+
+    out = ReplyOut.of(reply(UPSET, AGITATED)).model_dump()
+    assert out["voice_tone"] == {"agitation": 0.82, "cues": ["raised_loudness", "tense_voice"], "baseline_clips": 2}
+    assert ReplyOut.of(reply(UPSET, None)).voice_tone is None
+    stored = StoredMessage(1, "s", "customer", "ok can you check", "t", sentiment=UPSET, voice_tone=AGITATED)
+    assert MessageOut.model_validate(stored).voice_tone.agitation == 0.82
