@@ -27,6 +27,7 @@ from ui.console_page import build_console_page
 from ui.desk_page import build_desk_page
 from ui.login import StaffGate, auth_dependency, login_router
 from ui.rate_limits import RateLimits
+from ui.security_headers import SecurityHeaders
 from ui.upload_gate import UploadGate
 from ui.uploads import AUDIO_TYPES, FAQ_FILE_TYPES, IMAGE_TYPES, Uploads
 from ui.widget import widget_router
@@ -71,6 +72,7 @@ def build_app(settings: Settings, *, services: Services | None = None, users: Us
     accepted = {"/chat": IMAGE_TYPES + AUDIO_TYPES, "/desk": AUDIO_TYPES, "/console": FAQ_FILE_TYPES}
     app.add_middleware(UploadGate, uploads=uploads, accepted=accepted)
     app.add_middleware(StaffGate, users=users)
+    app.add_middleware(SecurityHeaders, embedding_origins=settings.web.embedding_origins)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

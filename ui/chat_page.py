@@ -23,6 +23,7 @@ from agent.types import Reply, ReplyDelta, Turn
 from ui.errors import user_message
 from ui.i18n import MOOD_ICONS, language_of, route_label, text
 from ui.rate_limits import RateLimited, RateLimits
+from ui.safe_html import markdown_html, text_html
 from ui.uploads import AUDIO_TYPES, IMAGE_TYPES, UploadRefused, Uploads, client_of
 
 POLL_SECONDS = 2.0  # how soon a human agent's reply shows up once the conversation is handed over
@@ -53,7 +54,7 @@ def reply_details(reply: Reply) -> dict[str, Any]:
         agitated = "agitated_voice" in reply.sentiment.cues
         log += f" · 🎙 {text(lang, 'agitated_voice' if agitated else 'voice_tone')} {reply.voice_tone.agitation:.2f}"
     if reply.citations:
-        body = "\n".join(f"[{c.n}] {c.question}" for c in reply.citations)
+        body = text_html("\n".join(f"[{c.n}] {c.question}" for c in reply.citations))
         title = text(lang, "sources").format(n=len(reply.citations))
     else:
         body, title = text(lang, "no_sources"), text(lang, "details")
@@ -65,13 +66,13 @@ def _without_options(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def _slow_down(limited: RateLimited, lang: str) -> str:
-    return text(lang, "slow_down_" + limited.action).format(seconds=limited.retry_after_s)
+    return text_html(text(lang, "slow_down_" + limited.action).format(seconds=limited.retry_after_s))
 
 
 def _user_bubble(words: str, has_image: bool, has_audio: bool, lang: str) -> str:
     marks = [text(lang, "voice")] if has_audio else []
     marks += [text(lang, "screenshot")] if has_image else []
-    return "\n\n".join(part for part in (words, " · ".join(marks)) if part)
+    return text_html("\n\n".join(part for part in (words, " · ".join(marks)) if part))
 
 
 class ChatHandlers:
@@ -101,7 +102,7 @@ class ChatHandlers:
         try:
             image, audio = self._read_files(message.get("files") or [], state.language, request)
         except UploadRefused as refused:
-            history.append({"role": "assistant", "content": str(refused)})
+            history.append({"role": "assistant", "content": text_html(str(refused))})
             yield history, gr.MultimodalTextbox(value=None, interactive=True), state, gr.skip(), gr.skip()
             return
         if not (words or image or audio):
@@ -121,17 +122,19 @@ class ChatHandlers:
         # The timer pauses while the reply streams, so a poll cannot overwrite the growing history.
         yield history, gr.MultimodalTextbox(value=None, interactive=False), state, gr.Timer(active=False), gr.skip()
 
+        written = ""
         try:
             state = self._own(state, "chat_turn")
             turn = Turn(session_id=state.session_id, text=words, image=image, audio=audio)
             for event in self.services.agent.stream(turn):
                 if isinstance(event, ReplyDelta):
-                    history[-1] = {"role": "assistant", "content": history[-1]["content"] + event.text}
+                    written += event.text
+                    history[-1] = {"role": "assistant", "content": markdown_html(written)}
                     yield history, gr.skip(), state, gr.skip(), gr.skip()
                     continue
                 state = self._finish_reply(event, history, user_index, words, state)
         except Exception as error:  # translated at this edge: user errors as is, bugs logged and hidden
-            history[-1] = {"role": "assistant", "content": user_message(error, state.language)}
+            history[-1] = {"role": "assistant", "content": text_html(user_message(error, state.language))}
         yield (
             history,
             gr.MultimodalTextbox(value=None, interactive=True, placeholder=text(state.language, "placeholder")),
@@ -146,10 +149,10 @@ class ChatHandlers:
         if reply.transcript is not None and not words:
             # Show the customer what we heard, so a misheard question is easy to spot.
             bubble = f"{text(reply.language, 'voice')}: “{reply.transcript.text.strip()}”"
-            history[user_index] = {"role": "user", "content": bubble}
+            history[user_index] = {"role": "user", "content": text_html(bubble)}
         answers = state.answers
         if reply.text:
-            history[-1] = {"role": "assistant", "content": reply.text}
+            history[-1] = {"role": "assistant", "content": markdown_html(reply.text)}
             if reply.turn_id is not None:  # its details line below it is the same answer
                 answers += ((len(history) - 1, reply.turn_id), (len(history), reply.turn_id))
             if str(reply.route) == "clarify":  # "did you mean": one button per choice; typing its number works too
@@ -193,7 +196,7 @@ class ChatHandlers:
         try:
             self.services.feedback.thumb(self._existing(state), answer, value)
         except Exception as error:
-            history.append({"role": "assistant", "content": user_message(error, state.language)})
+            history.append({"role": "assistant", "content": text_html(user_message(error, state.language))})
             return history, state
         if value == "down" and not state.handed_over:
             offer = [{"value": "talk", "label": text(state.language, "talk")}]
@@ -208,7 +211,7 @@ class ChatHandlers:
             self.services.feedback.rate(self._existing(state), score)
             history.append({"role": "assistant", "content": text(state.language, "rate_thanks")})
         except Exception as error:
-            history.append({"role": "assistant", "content": user_message(error, state.language)})
+            history.append({"role": "assistant", "content": text_html(user_message(error, state.language))})
         return history
 
     def talk_to_person(
@@ -226,7 +229,7 @@ class ChatHandlers:
             state = self._own(state, "handoff")
             self.services.agent.request_human(state.session_id)
         except Exception as error:
-            history.append({"role": "assistant", "content": user_message(error, state.language)})
+            history.append({"role": "assistant", "content": text_html(user_message(error, state.language))})
             return history, state, gr.skip()
         state = replace(state, handed_over=True)
         history, state = self._append_staff_messages(history, state)
@@ -276,10 +279,10 @@ class ChatHandlers:
         messages = self.services.conversations.messages(state.session_id, after_id=state.last_seen_id)
         for message in messages:
             if message.role == "agent":
-                heading = text(state.language, "agent_says").format(agent=message.author or "Agent")
-                history.append({"role": "assistant", "content": f"{heading}\n\n{message.text}"})
+                heading = text(state.language, "agent_says").format(agent=text_html(message.author or "Agent"))
+                history.append({"role": "assistant", "content": f"{heading}<br><br>\n{text_html(message.text)}"})
             elif message.role == "system":
-                history.append({"role": "assistant", "content": message.text})
+                history.append({"role": "assistant", "content": text_html(message.text)})
         last = max((m.id for m in messages), default=state.last_seen_id)
         return history, replace(state, last_seen_id=last)
 
@@ -308,9 +311,9 @@ def build_chat_page(services: Services, uploads: Uploads, limits: RateLimits, **
     with gr.Blocks(title="FinDesk · customer help", fill_height=True, **blocks) as page:
         state = gr.State(None)
         title = gr.Markdown(text("en", "title"))
-        chatbot = gr.Chatbot(
-            label="FinDesk", height=520, elem_id="chat", buttons=["copy"], feedback_options=("Like", "Dislike")
-        )
+        # render_markdown=False: messages arrive as safe HTML (ui.safe_html), never through Gradio's Markdown.
+        chatbot = gr.Chatbot(label="FinDesk", height=520, elem_id="chat", buttons=["copy"],
+                             feedback_options=("Like", "Dislike"), render_markdown=False)  # fmt: skip
         with gr.Row(equal_height=True):
             textbox = gr.MultimodalTextbox(
                 placeholder=text("en", "placeholder"),

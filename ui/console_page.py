@@ -23,7 +23,7 @@ from retrieval.types import FaqEntry
 from ui.auth import UserStore
 from ui.console_reports import reports_tab
 from ui.errors import as_gradio_error
-from ui.login import require_staff
+from ui.login import require_staff, staff_header
 from ui.uploads import FAQ_FILE_TYPES, Uploads
 
 FAQ_HEADERS = ["id", "question", "category", "language", "version", "updated"]
@@ -71,7 +71,7 @@ class ConsoleHandlers:
         entries = self.kb.list_entries(text=text.strip() or None, category=category or None, language=language or None)
         rows = [[e.id, e.question, e.category, e.language, e.version, e.updated_at[:19]] for e in entries]
         categories = sorted({e.category for e in self.kb.list_entries() if e.category})
-        header = f"## FinDesk · operator console\nSigned in as **{name}** · [sign out](/logout)"
+        header = staff_header("operator console", name)
         return header, rows, gr.Dropdown(choices=["", *categories], value=category or "")
 
     @as_gradio_error
@@ -194,7 +194,7 @@ def build_console_page(services: Services, users: UserStore, uploads: Uploads, *
     h = ConsoleHandlers(services, users, uploads)
     hidden: dict[str, Any] = {"api_visibility": "private"}
     with gr.Blocks(title="FinDesk · operator console", **blocks) as page:
-        header = gr.Markdown("## FinDesk · operator console")
+        header = gr.Markdown("<h2>FinDesk · operator console</h2>")
         with gr.Tabs() as tabs:
             with gr.Tab("FAQ", id="faq"):
                 with gr.Row():
@@ -227,7 +227,7 @@ def build_console_page(services: Services, users: UserStore, uploads: Uploads, *
                 run_import = gr.Button("Import", variant="primary")
                 import_summary = gr.Markdown()
                 problems = gr.Dataframe(headers=["line", "problem"], interactive=False, label="Per-row problems")
-                gr.HTML('<p><a href="/api/faq/export" download="faq.jsonl">⬇ Download the whole FAQ as JSONL</a></p>')
+                gr.Markdown('<a href="/api/faq/export" download="faq.jsonl">⬇ Download the whole FAQ as JSONL</a>')
             with gr.Tab("Index status", id="status"):
                 status = gr.Markdown()
                 refresh_status = gr.Button("Refresh")

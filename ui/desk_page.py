@@ -20,10 +20,12 @@ from agent.types import VoiceTone
 from ui.auth import UserStore
 from ui.errors import as_gradio_error
 from ui.i18n import MOOD_ICONS
-from ui.login import require_staff
+from ui.login import require_staff, staff_header
+from ui.safe_html import markdown_html, text_html
 from ui.uploads import AUDIO_TYPES, Uploads
 
 REFRESH_SECONDS = 3.0
+PICK = "<p><em>Pick a conversation from the queue.</em></p>"
 QUEUE_HEADERS = ["P", "Waiting", "Status", "Mood trend", "Why handed over", "Customer last wrote"]
 _SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -62,7 +64,10 @@ def queue_choices(services: Services, queue: list[Handoff]) -> list[tuple[str, s
 
 
 def transcript_messages(messages: list[StoredMessage]) -> list[dict[str, str]]:
-    """The conversation as the agent sees it: every customer turn carries its sentiment and route."""
+    """The conversation as the agent sees it, as safe HTML: every customer turn carries its sentiment and route.
+
+    Customer, agent and system text is escaped; only the assistant's replies (FAQ answers) keep safe Markdown.
+    """
     shown = []
     for m in messages:
         if m.role == "customer":
@@ -74,15 +79,29 @@ def transcript_messages(messages: list[StoredMessage]) -> list[dict[str, str]]:
             voice = _voice_note(m.voice_tone) if m.voice_tone is not None else ""
             parts = (mood, voice, m.route or "", "📎 screenshot" if m.has_image else "")
             note = " · ".join(part for part in parts if part)
-            shown.append({"role": "user", "content": f"{m.text}\n\n*{note}*" if note else m.text})
+            said = text_html(m.text)
+            shown.append({"role": "user", "content": f"{said}<br><br>\n<em>{text_html(note)}</em>" if note else said})
         elif m.role == "agent":
-            shown.append({"role": "assistant", "content": f"👤 **{m.author}**: {m.text}"})
+            shown.append({"role": "assistant", "content": f"👤 <strong>{text_html(m.author or '')}</strong>: "
+                                                          f"{text_html(m.text)}"})  # fmt: skip
         elif m.role == "system":
-            shown.append({"role": "assistant", "content": f"ℹ️ {m.text}"})
+            shown.append({"role": "assistant", "content": f"ℹ️ {text_html(m.text)}"})
         else:
             sources = ", ".join(f"[{c.n}] {c.question}" for c in m.citations)
-            shown.append({"role": "assistant", "content": f"🤖 {m.text}" + (f"\n\n*{sources}*" if sources else "")})
+            cited = f"<p><em>{text_html(sources)}</em></p>" if sources else ""
+            shown.append({"role": "assistant", "content": f"🤖 {markdown_html(m.text)}{cited}"})
     return shown
+
+
+def summary_html(handoff: Handoff | None) -> str:
+    """The handoff's status line and its summary of what the customer wants; customer words escaped."""
+    if handoff is None:
+        return "<p><em>This conversation is no longer in the queue.</em></p>"
+    by = f" by {text_html(handoff.claimed_by)}" if handoff.claimed_by else ""
+    return (
+        f"<p><strong>{text_html(handoff.status)}</strong>{by} · priority {handoff.priority} · "
+        f"{text_html(handoff.reason)}</p><blockquote>{text_html(handoff.summary)}</blockquote>"
+    )
 
 
 def _voice_note(tone: VoiceTone) -> str:
@@ -118,7 +137,7 @@ class DeskHandlers:
         """(header, queue table, conversation picker): the queue, most urgent first."""
         name = self._agent(request)
         queue = self.services.conversations.queue()
-        header = f"## FinDesk · agent desk\nSigned in as **{name}** · {len(queue)} open · [sign out](/logout)"
+        header = staff_header("agent desk", name, f"{len(queue)} open · ")
         choices = queue_choices(self.services, queue)
         keep = current if current in {value for _, value in choices} else None
         return header, queue_rows(self.services, queue), gr.Dropdown(choices=choices, value=keep)
@@ -128,16 +147,10 @@ class DeskHandlers:
         """(current, summary, transcript, screenshots, suggestions, suggestion state) for one conversation."""
         self._agent(request)
         if not session_id:
-            return None, "*Pick a conversation from the queue.*", [], "", gr.Dataset(samples=[]), []
+            return None, PICK, [], "", gr.Dataset(samples=[]), []
         conversations = self.services.conversations
-        handoff = conversations.handoff(session_id)
         messages = conversations.messages(session_id)
-        summary = "*This conversation is no longer in the queue.*"
-        if handoff is not None:
-            summary = (
-                f"**{handoff.status}**{' by ' + handoff.claimed_by if handoff.claimed_by else ''} · priority "
-                f"{handoff.priority} · {handoff.reason}\n\n> {handoff.summary}"
-            )
+        summary = summary_html(conversations.handoff(session_id))
         hits = self.services.agent.suggest(session_id).hits
         suggestions = [[hit.question, hit.answer] for hit in hits]
         samples = [[q, a[:160] + ("…" if len(a) > 160 else "")] for q, a in suggestions]
@@ -206,22 +219,24 @@ def build_desk_page(services: Services, users: UserStore, uploads: Uploads, **bl
     with gr.Blocks(title="FinDesk · agent desk", **blocks) as page:
         current = gr.State(None)
         suggestions = gr.State([])
-        header = gr.Markdown("## FinDesk · agent desk")
+        # gr.Markdown, not gr.HTML: Gradio 6's HTML component compiles templates with eval, which our CSP
+        # refuses. These get safe HTML (ui.safe_html; no blank lines, so Markdown leaves it as one HTML block).
+        header = gr.Markdown("<h2>FinDesk · agent desk</h2>")
         with gr.Row():
             with gr.Column(scale=1):
                 table = gr.Dataframe(headers=QUEUE_HEADERS, interactive=False, label="Handoff queue", wrap=True,
                                      column_widths=["7%", "12%", "14%", "17%", "25%", "25%"])  # fmt: skip
                 picker = gr.Dropdown(label="Open conversation", choices=[], elem_id="desk-picker")
             with gr.Column(scale=1):
-                summary = gr.Markdown("*Pick a conversation from the queue.*")
+                summary = gr.Markdown(PICK)
                 with gr.Row():
                     claim = gr.Button("Claim", elem_id="desk-claim")
                     resolve = gr.Button("Resolve", variant="stop", elem_id="desk-resolve")
-                transcript = gr.Chatbot(
-                    label="Transcript", height=360, buttons=[], feedback_options=None, elem_id="desk-transcript"
-                )
+                # render_markdown=False: messages arrive as safe HTML (ui.safe_html), customer words escaped.
+                transcript = gr.Chatbot(label="Transcript", height=360, buttons=[], feedback_options=None,
+                                        elem_id="desk-transcript", render_markdown=False)  # fmt: skip
                 with gr.Accordion("Screenshots", open=False):
-                    shots = gr.HTML()
+                    shots = gr.Markdown()
                 suggested = gr.Dataset(
                     components=["textbox", "textbox"],
                     headers=["Suggested FAQ entry", "Answer (click to insert)"],

@@ -25,7 +25,7 @@ TEXT: dict[str, dict[str, str]] = {
         "agitated_voice": "agitated voice",
         "too_big": "That file is too large ({size} MB; the limit is {limit} MB). Please send a smaller one.",
         "unsupported": "I can read screenshots (PNG, JPEG, WebP) and voice messages; {name} is neither.",
-        "agent_says": "👤 **{agent}** (our team)",
+        "agent_says": "👤 <strong>{agent}</strong> (our team)",  # HTML: the chat shows escaped text
         "resolved": "This conversation was closed by our team. Write again any time if you need more help.",
         "person_coming": "A member of our team will reply here shortly.",
         "not_helpful": "Sorry that didn't help. Would you like to talk to a person?",
@@ -61,7 +61,7 @@ TEXT: dict[str, dict[str, str]] = {
         "agitated_voice": "语气激动",
         "too_big": "文件太大（{size} MB，上限 {limit} MB），请发送较小的文件。",
         "unsupported": "目前支持截图（PNG、JPEG、WebP）和语音消息，无法处理 {name}。",
-        "agent_says": "👤 **{agent}**（人工客服）",
+        "agent_says": "👤 <strong>{agent}</strong>（人工客服）",
         "resolved": "客服已结束本次对话。如需更多帮助，请随时留言。",
         "person_coming": "人工客服稍后会在这里回复您。",
         "not_helpful": "抱歉没能帮到您。需要转人工客服吗？",

@@ -99,6 +99,21 @@ button{{margin-top:1.2rem;width:100%;padding:.6rem;background:#1f6feb;color:#fff
 <button type="submit">Sign in</button></form></body></html>"""
 
 
+SIGN_OUT = (
+    '<form method="post" action="/logout" style="display:inline">'
+    '<button type="submit" id="sign-out" style="text-decoration:underline">sign out</button></form>'
+)  # a POST form: a GET that signs out could be triggered by any link or image, even in a customer's message
+
+
+def staff_header(page: str, name: str, detail: str = "") -> str:
+    """The staff pages' heading as HTML: the page, who is signed in, and the sign-out button."""
+    return f"<h2>FinDesk · {page}</h2><p>Signed in as <strong>{html.escape(name)}</strong> · {detail}{SIGN_OUT}</p>"
+
+
+_SIGN_OUT_PAGE = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>FinDesk · sign out</title>
+</head><body style="font-family:system-ui,sans-serif"><p>Sign out of FinDesk? {SIGN_OUT}</p></body></html>"""
+
+
 def _safe_next(target: str, role: str) -> str:
     """Only redirect to the staff page the user may open: no open redirects, no wrong-role loops."""
     for prefix, page_role in STAFF_PAGES.items():
@@ -136,7 +151,12 @@ def login_router(users: UserStore, *, secure_cookie: bool = False) -> APIRouter:
         )
         return response
 
-    @router.get("/logout")
+    @router.get("/logout", response_class=HTMLResponse)
+    def logout_page() -> str:
+        """Only asks: signing out is a POST, so a link or an image pointing here does nothing."""
+        return _SIGN_OUT_PAGE
+
+    @router.post("/logout")
     def logout(request: Request) -> Response:
         token = request.cookies.get(COOKIE)
         if token:
