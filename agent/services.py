@@ -11,7 +11,9 @@ from functools import cached_property
 
 import numpy as np
 
+from agent.canned import CannedStore
 from agent.conversations import ConversationStore
+from agent.desk_notes import DeskNotes
 from agent.feedback import FeedbackStore
 from agent.generators import create_generator
 from agent.generators.base import Generator
@@ -58,6 +60,16 @@ class Services:
     def conversations(self) -> ConversationStore:
         with self._lock:
             return ConversationStore(self.database, on_event=self.webhooks.publish)
+
+    @cached_property
+    def desk_notes(self) -> DeskNotes:
+        with self._lock:
+            return DeskNotes(self.database)
+
+    @cached_property
+    def canned(self) -> CannedStore:
+        with self._lock:
+            return CannedStore(self.database)
 
     @cached_property
     def feedback(self) -> FeedbackStore:

@@ -275,6 +275,12 @@ def api_router(services: Services, users: UserStore, limits: RateLimits) -> APIR
         attachment = {"Content-Disposition": 'attachment; filename="findesk-report.csv"'}
         return PlainTextResponse(report_csv(_report(since, until)), media_type="text/csv", headers=attachment)
 
+    @router.get("/canned/export", tags=["canned"], response_class=PlainTextResponse)
+    def canned_export(_user: User = operator_user) -> PlainTextResponse:
+        """The team's canned responses as JSONL (the console's import format)."""
+        attachment = {"Content-Disposition": 'attachment; filename="canned.jsonl"'}
+        return PlainTextResponse(services.canned.export_jsonl(), media_type="application/x-ndjson", headers=attachment)
+
     def _report(since: date | None, until: date | None) -> dict[str, Any]:
         if since and until and until <= since:
             raise HTTPException(422, "until must be after since.")

@@ -21,6 +21,7 @@ from retrieval.embedders import Embedder
 from retrieval.errors import ImportRejected
 from retrieval.types import FaqEntry
 from ui.auth import UserStore
+from ui.console_canned import canned_tab
 from ui.console_reports import reports_tab
 from ui.errors import as_gradio_error
 from ui.login import require_staff, staff_header
@@ -243,11 +244,13 @@ def build_console_page(services: Services, users: UserStore, uploads: Uploads, *
                                     label="Unanswered, grouped (click a row to draft an FAQ entry)")  # fmt: skip
                 gap_groups = gr.State([])
             reports_tab(services, users)
+            canned_listing = canned_tab(services, users)
 
         form = [entry_id, question, answer, alternates, cat_in, lang_in, tags_in, version]
         filters = [search, category, language]
         listing = {"fn": h.table, "inputs": filters, "outputs": [header, table, category], **hidden}
         page.load(**listing)
+        page.load(**canned_listing)
         page.load(h.status, None, [status], **hidden)
         page.load(h.default_threshold, None, [threshold], **hidden)
         search.submit(**listing)

@@ -22,11 +22,24 @@ from pathlib import Path
 import httpx
 import pytest
 
+from agent.canned import Canned, CannedStore
 from agent.opening_hours import DAYS
-from tests.ui.test_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, _ask, _chat_page, _free_port, _wait_for_reply
+from retrieval.database import open_database
+from tests.ui.test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    WAIT_MS,
+    _ask,
+    _chat_page,
+    _free_port,
+    _wait_for_reply,
+)
+from ui.auth import UserStore
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
+SERVERS: dict[str, Path] = {}  # url -> data dir (its agent token is in alice.token)
 CLARIFYING = "going to Japan next month, anything I need to do so my card works?"  # a weak match: choices
 
 
@@ -42,6 +55,15 @@ def server(tmp_path_factory: pytest.TempPathFactory, host_ports: tuple[int, int]
         pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
     pytest.importorskip("playwright.sync_api", reason="pip install playwright (its driver ships in the wheel)")
     data_dir = tmp_path_factory.mktemp("findesk-browser-chat")
+    users = UserStore(data_dir / "findesk.sqlite3")
+    users.add("alice", "agent", PASSWORD)
+    users.add("olga", "operator", PASSWORD)
+    (data_dir / "alice.token").write_text(users.issue_token("alice"))
+    users.close()
+    db = open_database(f"sqlite:///{data_dir / 'findesk.sqlite3'}")
+    text = "Hi {customer_name}, this is {agent_name}: I checked your transfer and it arrives today."
+    CannedStore(db).save(Canned("transfer-checked", "en", "Transfer checked", text), actor="olga")
+    db.close()
     open_day = DAYS[(datetime.now(UTC).weekday() + 3) % 7]  # never today, so the team is away now
     env = {
         **os.environ,
@@ -55,6 +77,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, host_ports: tuple[int, int]
     cmd = [findesk, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)]
     process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     url = f"http://127.0.0.1:{port}"
+    SERVERS[url] = data_dir
     try:
         deadline = time.monotonic() + 400  # a busy shared 2-core machine loads the models slowly
         while True:
@@ -67,6 +90,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, host_ports: tuple[int, int]
                 time.sleep(0.5)
         yield url
     finally:
+        SERVERS.pop(url, None)
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
 
@@ -133,11 +157,115 @@ def test_the_widget_opens_the_chat_on_an_allowed_site(browser, server: str, host
     page.close()
 
 
-def test_the_widget_shows_nothing_on_a_site_that_is_not_allowed(browser, host_ports, bank_sites) -> None:  # noqa: ANN001
+def test_the_widget_shows_nothing_on_a_site_that_is_not_allowed(browser, server: str, host_ports, bank_sites) -> None:  # noqa: ANN001
     page = browser.new_page()
     warnings: list[str] = []
     page.on("console", lambda message: warnings.append(message.text))
     page.goto(f"http://127.0.0.1:{host_ports[1]}/", wait_until="load")
     assert page.locator("#findesk-widget-button").count() == 0
     assert any("not an allowed embedding origin" in text for text in warnings)
+    # A frame made by hand is refused by the browser itself: the pages' CSP frame-ancestors is the same list.
+    page.evaluate(
+        "url => { const f = document.createElement('iframe'); f.id = 'by-hand'; f.src = url;"
+        " document.body.appendChild(f); }",
+        f"{server}/chat/",
+    )
+    frame = page.locator("#by-hand").element_handle().content_frame()
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not frame.url.startswith("chrome-error://") and time.monotonic() < deadline:
+        assert frame.locator("#chat-input").count() == 0, "the chat loaded in a frame on a site not allowed"
+        page.wait_for_timeout(200)
+    assert frame.url.startswith("chrome-error://")  # what Chromium shows for a frame its CSP refused
     page.close()
+
+
+def _agent(server: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {(SERVERS[server] / 'alice.token').read_text()}"}
+
+
+def _newest_handoff(server: str) -> str:
+    queue = httpx.get(f"{server}/api/handoffs", headers=_agent(server), timeout=30).json()
+    return max(queue, key=lambda h: h["created_at"])["session_id"]
+
+
+def test_thumbs_down_leads_to_a_person(browser, server: str) -> None:  # noqa: ANN001
+    page = _chat_page(browser, server)
+    _ask(page, "How do I activate my new card?")
+    _wait_for_reply(page, "Sources")
+    page.locator("#chat").get_by_label("Dislike").last.click()
+    _wait_for_reply(page, "Sorry that didn't help")
+    page.locator("#chat button").filter(has_text="Talk to a person").last.click()
+    _wait_for_reply(page, "a person will reply from")  # handed over (out of hours here)
+    page.close()
+
+
+def test_rating_after_resolution(browser, server: str) -> None:  # noqa: ANN001
+    page = _chat_page(browser, server)
+    _ask(page, "My transfer hasn't arrived yet")
+    _wait_for_reply(page, "Sources")
+    page.click("#talk-to-person")
+    _wait_for_reply(page, "a person will reply from")
+    session = _newest_handoff(server)
+    reply = httpx.post(f"{server}/api/handoffs/{session}/reply", headers=_agent(server),
+                       json={"text": "It arrives today."}, timeout=30)  # fmt: skip
+    assert reply.status_code == 200, reply.text
+    _wait_for_reply(page, "It arrives today.")
+    assert httpx.post(f"{server}/api/handoffs/{session}/resolve", headers=_agent(server), timeout=30).is_success
+    _wait_for_reply(page, "Please rate this conversation")
+    page.locator("#chat button").filter(has_text="★★★★★ 5").click()
+    _wait_for_reply(page, "Thank you for your rating!")
+    page.close()
+
+
+def _login(browser, server: str, path: str, user: str, password: str):  # noqa: ANN001, ANN202
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(f"{server}{path}")
+    page.fill("#username", user)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}{path}", timeout=WAIT_MS)
+    return page
+
+
+def test_agent_uses_a_canned_response_and_a_private_note_the_customer_never_sees(browser, server: str) -> None:  # noqa: ANN001
+    customer = _chat_page(browser, server)
+    _ask(customer, "My transfer to my landlord hasn't arrived")
+    _wait_for_reply(customer, "Sources")
+    customer.click("#talk-to-person")
+    _wait_for_reply(customer, "a person will reply from")
+
+    desk = _login(browser, server, "/desk/", "alice", PASSWORD)
+    desk.locator("#desk-picker input").click()
+    desk.get_by_role("option").filter(has_text="landlord").first.click()
+    desk.locator("#desk-transcript").get_by_text("landlord", exact=False).first.wait_for(timeout=WAIT_MS)
+    desk.locator("#desk-note textarea").fill("Private: landlord is the customer's brother; SWIFT ref 7781.")
+    desk.click("#desk-add-note")
+    desk.locator("#desk-notes").get_by_text("SWIFT ref 7781", exact=False).wait_for(timeout=WAIT_MS)
+    desk.locator("#desk-canned input").click()
+    desk.get_by_role("option").filter(has_text="/transfer-checked").first.click()
+    box = desk.locator("#desk-reply textarea")
+    expect_value = "Hi there, this is alice: I checked your transfer and it arrives today."
+    desk.wait_for_function("v => document.querySelector('#desk-reply textarea').value === v", arg=expect_value,
+                           timeout=WAIT_MS)  # fmt: skip
+    assert box.input_value() == expect_value
+    desk.click("#desk-send")
+    _wait_for_reply(customer, "it arrives today")
+    if (shots := os.environ.get("FINDESK_SCREENSHOTS")) is not None:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        desk.screenshot(path=str(Path(shots) / "desk_team.png"), full_page=True)
+    customer.wait_for_timeout(2 * 2000)  # two more polls: nothing else arrives
+    assert "7781" not in customer.locator("#chat").inner_text()
+    desk.close()
+    customer.close()
+
+
+def test_operator_sees_the_reports_tab(browser, server: str) -> None:  # noqa: ANN001
+    console = _login(browser, server, "/console/", "olga", PASSWORD)
+    console.get_by_role("tab", name="Reports").click()
+    console.click("#report-show")
+    console.locator("#report-summary").get_by_text("conversations", exact=False).wait_for(timeout=WAIT_MS)
+    assert "handed over" in console.locator("#report-summary").inner_text()
+    if (shots := os.environ.get("FINDESK_SCREENSHOTS")) is not None:
+        console.wait_for_timeout(1500)  # let the plots draw
+        console.screenshot(path=str(Path(shots) / "reports.png"), full_page=True)
+    console.close()
