@@ -1,7 +1,9 @@
 """The operator console's Reports tab: the figures of `findesk report` as charts, with a CSV download.
 
 The figures come from agent.reports (the same code as the CLI and GET /api/reports); this module only
-turns them into Gradio plots. The CSV link is the operator-only HTTP route, so no file sits in Gradio's cache.
+draws them. Charts are matplotlib figures in gr.Plot, which Gradio sends as PNG images: its Vega-based
+BarPlot/LinePlot compile expressions with eval, which the pages' Content-Security-Policy refuses. The CSV
+link is the operator-only HTTP route, so no file sits in Gradio's cache.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import gradio as gr
-import pandas as pd
+from matplotlib.figure import Figure
 
 from agent.reports import build_report
 from agent.services import Services
@@ -36,16 +38,7 @@ class ReportHandlers:
         report = build_report(
             self.services.database, lambda entry_id: e.category if (e := store.get(entry_id)) else None, low, high
         )
-        return (
-            _summary(report),
-            _by_day(report),
-            pd.DataFrame(
-                [{"reason": reason, "handoffs": count} for reason, count in report["handoff_reasons"].items()],
-                columns=["reason", "handoffs"],
-            ),
-            pd.DataFrame(report["sentiment_trend"], columns=["day", "mean_score", "messages"]),
-            _csv_link(low, high),
-        )
+        return _summary(report), _by_day(report), _reasons(report), _trend(report), _csv_link(low, high)
 
 
 def _day(value: str, label: str) -> date | None:
@@ -68,23 +61,53 @@ def _summary(report: dict[str, Any]) -> str:
         f"**{report['handed_over']}** handed over · deflection **{report['deflection_rate']:.0%}**\n\n"
         f"First response p50 {show(first['p50'])} s, p90 {show(first['p90'])} s · resolution p50 "
         f"{show(resolution['p50'])} s, p90 {show(resolution['p90'])} s\n\n"
-        f"CSAT **{show(report['csat_avg'])}** from {report['csat_count']} ratings · 👍 {report['thumbs_up']} · "
-        f"👎 {report['thumbs_down']} · unanswered questions **{report['unanswered_questions']}**"
+        f"CSAT **{show(report['csat_avg'])}** from {report['csat_count']} ratings · thumbs up "
+        f"{report['thumbs_up']}, down {report['thumbs_down']} · unanswered questions "
+        f"**{report['unanswered_questions']}**"
     )
 
 
-def _by_day(report: dict[str, Any]) -> pd.DataFrame:
-    rows = [
-        {"day": day, "outcome": outcome, "conversations": figures[key]}
-        for day, figures in report["by_day"].items()
-        for key, outcome in (("bot_resolved", "bot alone"), ("handed_over", "handed over"))
-    ]
-    return pd.DataFrame(rows, columns=["day", "outcome", "conversations"])
+def _figure(title: str) -> tuple[Figure, Any]:
+    figure = Figure(figsize=(6, 3.2), layout="constrained")
+    axes = figure.subplots()
+    axes.set_title(title)
+    return figure, axes
+
+
+def _by_day(report: dict[str, Any]) -> Figure:
+    """Conversations per day, stacked: answered by the bot alone, handed over."""
+    figure, axes = _figure("Conversations by day")
+    days = list(report["by_day"])
+    bot = [report["by_day"][d]["bot_resolved"] for d in days]
+    handed = [report["by_day"][d]["handed_over"] for d in days]
+    axes.bar(days, bot, label="bot alone", color="#4f7ee8")
+    axes.bar(days, handed, bottom=bot, label="handed over", color="#f29e4c")
+    axes.legend(loc="upper left")
+    axes.tick_params(axis="x", labelrotation=30)
+    return figure
+
+
+def _reasons(report: dict[str, Any]) -> Figure:
+    figure, axes = _figure("Handoff reasons")
+    reasons = report["handoff_reasons"]
+    axes.barh(list(reasons), list(reasons.values()), color="#f29e4c")
+    axes.invert_yaxis()
+    return figure
+
+
+def _trend(report: dict[str, Any]) -> Figure:
+    figure, axes = _figure("Customer sentiment (mean per day, -1..1)")
+    trend = report["sentiment_trend"]
+    axes.plot([row["day"] for row in trend], [row["mean_score"] for row in trend], marker="o", color="#4f7ee8")
+    axes.axhline(0, color="#999", linewidth=0.8)
+    axes.set_ylim(-1, 1)
+    axes.tick_params(axis="x", labelrotation=30)
+    return figure
 
 
 def _csv_link(since: date | None, until: date | None) -> str:
     query = urlencode({k: v.isoformat() for k, v in (("since", since), ("until", until)) if v})
-    return f'<p><a href="/api/reports.csv{"?" + query if query else ""}" download>⬇ Download as CSV</a></p>'
+    return f"[⬇ Download as CSV](/api/reports.csv{'?' + query if query else ''})"
 
 
 def reports_tab(services: Services, users: UserStore) -> None:
@@ -96,9 +119,9 @@ def reports_tab(services: Services, users: UserStore) -> None:
             until = gr.Textbox(label="Until, not included", placeholder="now", elem_id="report-until")
             refresh = gr.Button("Show report", variant="primary", elem_id="report-show")
         summary = gr.Markdown(elem_id="report-summary")
+        csv_link = gr.Markdown()  # not gr.HTML: Gradio 6 compiles its templates with eval (see ui/desk_page.py)
         with gr.Row():
-            by_day = gr.BarPlot(x="day", y="conversations", color="outcome", title="Conversations by day")
-            reasons = gr.BarPlot(x="reason", y="handoffs", title="Handoff reasons")
-        trend = gr.LinePlot(x="day", y="mean_score", title="Customer sentiment (mean per day, -1..1)")
-        csv_link = gr.HTML()
+            by_day = gr.Plot(label="Conversations by day", elem_id="report-by-day")
+            reasons = gr.Plot(label="Handoff reasons", elem_id="report-reasons")
+        trend = gr.Plot(label="Customer sentiment", elem_id="report-trend")
     refresh.click(handlers.show, [since, until], [summary, by_day, reasons, trend, csv_link], api_visibility="private")

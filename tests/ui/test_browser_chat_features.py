@@ -230,7 +230,7 @@ def _login(browser, server: str, path: str, user: str, password: str):  # noqa: 
 def test_agent_uses_a_canned_response_and_a_private_note_the_customer_never_sees(browser, server: str) -> None:  # noqa: ANN001
     customer = _chat_page(browser, server)
     _ask(customer, "My transfer to my landlord hasn't arrived")
-    _wait_for_reply(customer, "Sources")
+    _wait_for_reply(customer, "landlord")  # the question is shown, and the input is back once the reply is done
     customer.click("#talk-to-person")
     _wait_for_reply(customer, "a person will reply from")
 
