@@ -232,8 +232,9 @@ class ConversationStore:
         }
         with self.db.write() as conn:
             self._start(conn, session_id)
-            message_id = conn.execute(sa.insert(conv_messages).values(row)).inserted_primary_key[0]
-        return self._message(message_id)
+            inserted = conn.execute(sa.insert(conv_messages).values(row)).inserted_primary_key
+        assert inserted is not None
+        return self._message(inserted[0])
 
     def update_sentiment(self, message_id: int, sentiment: Sentiment) -> None:
         """Replace a customer message's sentiment once the model's own reading has been fused in."""

@@ -6,7 +6,9 @@ starts answering text before the speech model is needed.
 
 from __future__ import annotations
 
+import logging
 import threading
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -25,11 +27,22 @@ from agent.settings import Settings
 from agent.types import Screenshot
 from agent.webhooks import WebhookSender
 from retrieval.database import Database
+from retrieval.errors import StoreUnavailable
 from retrieval.knowledge_base import KnowledgeBase
 from speech.audio import decode_audio
 from speech.prosody import voice_features
 from speech.transcriber import Transcriber, load_transcriber
 from speech.types import Transcript, VoiceFeatures
+
+log = logging.getLogger("findesk.services")
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether this replica should get traffic; `checks` maps database, index and models to "ok" or why not."""
+
+    ready: bool
+    checks: dict[str, str]
 
 
 class Services:
@@ -37,6 +50,7 @@ class Services:
         self.settings = settings
         # cached_property is not thread-safe on its own: two Gradio workers could load Whisper twice.
         self._lock = threading.RLock()
+        self._warming, self._warmed = threading.Event(), threading.Event()
 
     @cached_property
     def database(self) -> Database:
@@ -47,8 +61,10 @@ class Services:
     @cached_property
     def knowledge_base(self) -> KnowledgeBase:
         with self._lock:
+            # Opening catches up with the shared change log, then a follower keeps up with other replicas.
             kb = KnowledgeBase.open(self.settings.data_dir, self.settings.retrieval, database=self.database)
             kb.ensure_default_faq()
+            kb.follow(self.settings.retrieval.follow_interval_s)
             return kb
 
     @cached_property
@@ -131,10 +147,32 @@ class Services:
 
     def warm_up(self) -> None:
         """Load every model now rather than on the first customer's turn."""
+        self._warming.set()
         self.agent  # noqa: B018 - builds the knowledge base, sentiment analyser and generator
         self.generator.warm_up()
         self.transcriber.warm_up()
         self.ocr.warm_up()
+        self._warmed.set()
+
+    def readiness(self) -> Readiness:
+        """Database reachable, this replica's index caught up with the change log, and every model loaded."""
+        loading = self._warming.is_set() and not self._warmed.is_set()  # without warm-up: loaded on first use
+        checks = {"database": "ok", "index": "ok", "models": "loading" if loading else "ok"}
+        try:
+            self.database.ping()
+        except StoreUnavailable as error:
+            log.warning("not ready: %s", error)
+            checks["database"] = "unreachable"
+        if "knowledge_base" not in self.__dict__:
+            checks["index"] = "loading"
+        elif checks["database"] == "ok":
+            try:
+                status = self.knowledge_base.status()
+                if status.index_version < status.store_version:
+                    checks["index"] = f"catching up (version {status.index_version} of {status.store_version})"
+            except StoreUnavailable:
+                checks["database"] = "unreachable"
+        return Readiness(all(v == "ok" for v in checks.values()), checks)
 
     def close(self) -> None:
         if "webhooks" in self.__dict__:

@@ -81,6 +81,12 @@ class RetrievalConfig(BaseModel):
         0.5, description="Threshold for embedders missing from no_match_thresholds (calibrate your own)."
     )
     max_query_chars: int = Field(2_000, ge=1, description="Longest accepted search query, in characters.")
+    follow_interval_s: float = Field(
+        1.0,
+        ge=0,
+        description="A server checks the shared change log this often (seconds) and embeds what other replicas "
+        "or the CLI changed, before a customer asks (0: only when a search comes in).",
+    )
     persist_delay_s: float = Field(
         1.0, ge=0, description="Index files are saved this long after the last change (0: at once)."
     )

@@ -10,6 +10,7 @@ CLI beside a running server) are picked up by the next search.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,7 +22,7 @@ from retrieval.config import RetrievalConfig
 from retrieval.database import Database
 from retrieval.dense_channel import DenseChannel, make_channels
 from retrieval.embedders import Embedder
-from retrieval.errors import InvalidQuery
+from retrieval.errors import InvalidQuery, StoreUnavailable
 from retrieval.hybrid import RankedEntry, hybrid_search
 from retrieval.index_files import write_index_file
 from retrieval.lexical_index import LexicalIndex
@@ -31,6 +32,9 @@ from retrieval.types import FaqEntry, Hit, SearchResult
 Progress = Callable[[int, int], None]
 DEFAULT_FAQ = Path(__file__).parent / "data" / "default_faq.jsonl"
 EMBED_BATCH = 256  # phrasings per embedding call during catch-up: big enough to keep the model busy
+
+
+log = logging.getLogger("findesk.retrieval")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class KnowledgeBase:
         self._persist_timer: threading.Timer | None = None
         self._persist_lock = threading.Lock()  # the debounce timer and close() must not write at once
         self._closed = False
+        self._stop_following = threading.Event()
+        self._follower: threading.Thread | None = None
 
     # --- opening ---------------------------------------------------------------------------------
     @classmethod
@@ -105,7 +111,10 @@ class KnowledgeBase:
                 f"The query is {len(query)} characters long; the limit is {self.config.max_query_chars}. Shorten it."
             )
         top_k = top_k or self.config.top_k
-        self._refresh_from_store()
+        try:
+            self._refresh_from_store()
+        except StoreUnavailable as error:  # the database is away: answer from this replica's own index
+            log.warning("searching without the latest FAQ changes: %s", error)
         started = time.perf_counter()
         channel = self._channel_for(query)
         vector = channel.embedder.embed([query], kind="query")[0]
@@ -226,6 +235,24 @@ class KnowledgeBase:
         with self._update_lock:
             self._catch_up(progress)
 
+    def follow(self, interval_s: float) -> None:
+        """Check the change log every `interval_s` in a background thread, so changes made by other replicas
+        are embedded here within about that long, not by the next customer's search. Stopped by close()."""
+        if self._follower is not None or interval_s <= 0:
+            return
+
+        def loop() -> None:
+            while not self._stop_following.wait(interval_s):
+                try:
+                    self._refresh_from_store()
+                except StoreUnavailable as error:  # the database is away: try again next tick
+                    log.warning("could not follow the FAQ change log: %s", error)
+                except Exception:  # a bug must not stop this replica from following for good
+                    log.exception("following the FAQ change log failed")
+
+        self._follower = threading.Thread(target=loop, name="findesk-faq-follower", daemon=True)
+        self._follower.start()
+
     def _refresh_from_store(self) -> None:
         """Pick up changes another process committed; skipped while this process is already catching up."""
         if self.store.version == self._index_version:
@@ -301,9 +328,7 @@ class KnowledgeBase:
         try:
             self.persist()
         except OSError as error:  # the file on disk stays the old, whole one; the next start catches up
-            import logging
-
-            logging.getLogger(__name__).warning("could not save the search index: %s", error)
+            log.warning("could not save the search index: %s", error)
 
     def persist(self) -> None:
         """Write every changed channel's index file now (atomically, stamped with the store version)."""
@@ -381,6 +406,9 @@ class KnowledgeBase:
         """Save pending index changes and close the store. Safe to call twice."""
         if self._closed:
             return
+        self._stop_following.set()
+        if self._follower is not None:
+            self._follower.join(timeout=10)
         with self._lock:
             if self._persist_timer is not None:
                 self._persist_timer.cancel()

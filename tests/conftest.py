@@ -65,6 +65,26 @@ def postgres() -> Iterator[Cluster]:
     cluster.destroy()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_engine(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With FINDESK_TEST_ENGINE=postgresql, session-wide fixtures (the live app) run on PostgreSQL too."""
+    if os.environ.get("FINDESK_TEST_ENGINE", "sqlite") != "postgresql":
+        yield
+        return
+    os.environ["FINDESK_DATABASE_URL"] = request.getfixturevalue("postgres").new_database()
+    yield
+    del os.environ["FINDESK_DATABASE_URL"]
+
+
+@pytest.fixture(autouse=True)
+def engine_under_test(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FINDESK_TEST_ENGINE=postgresql runs the whole suite on PostgreSQL: every test whose settings come from
+    the environment (the app, the CLI, Services) gets a fresh database on the session's cluster instead of
+    SQLite in its data folder. The storage tests run on both engines either way (`database_url`)."""
+    if os.environ.get("FINDESK_TEST_ENGINE", "sqlite") == "postgresql":
+        monkeypatch.setenv("FINDESK_DATABASE_URL", request.getfixturevalue("postgres").new_database())
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The same storage test on both engines: a fresh SQLite file, or a fresh PostgreSQL database."""

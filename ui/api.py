@@ -31,7 +31,14 @@ from agent.feedback import AlreadyRated
 from agent.reports import build_report, report_csv
 from agent.services import Services
 from agent.types import Reply, ReplyDelta, Turn
-from retrieval.errors import EntryExists, EntryNotFound, ImportRejected, RetrievalError, VersionConflict
+from retrieval.errors import (
+    EntryExists,
+    EntryNotFound,
+    ImportRejected,
+    RetrievalError,
+    StoreUnavailable,
+    VersionConflict,
+)
 from retrieval.types import FaqEntry
 from speech.errors import SpeechError
 from ui.api_models import (
@@ -52,7 +59,7 @@ from ui.api_models import (
     handoff_out,
 )
 from ui.auth import User, UserStore
-from ui.errors import GENERIC
+from ui.errors import GENERIC, customer_message
 from ui.login import request_user
 from ui.rate_limits import RateLimited, RateLimits
 from ui.strict_form import strict_form_route
@@ -64,7 +71,7 @@ AfterId = Annotated[int, Query(ge=0, le=2**63 - 1, description="Only messages ne
 NO_SESSION = "Unknown conversation or wrong X-Session-Token: send the session_token from the reply that started it."
 _STATUS = {
     EntryNotFound: 404, ConversationNotFound: 404, EntryExists: 409, VersionConflict: 409, HandoffStateError: 409,
-    AlreadyRated: 409, GeneratorError: 503,
+    AlreadyRated: 409, GeneratorError: 503, StoreUnavailable: 503,
 }  # fmt: skip
 # Declares the scheme for /docs ("Authorize" button); the check itself is `request_user`.
 bearer = HTTPBearer(auto_error=False, description="A token from `findesk user token NAME`.")
@@ -79,8 +86,9 @@ def _status_for(error: Exception) -> int:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def user_error(_request: Request, error: Exception) -> JSONResponse:
-        body: dict[str, object] = {"error": str(error)}
+    async def user_error(request: Request, error: Exception) -> JSONResponse:
+        customer = request.url.path.startswith("/api/chat")
+        body: dict[str, object] = {"error": customer_message(error) if customer else str(error)}
         if isinstance(error, ImportRejected):
             body["problems"] = [{"line": p.line, "reason": p.reason} for p in error.problems]
         return JSONResponse(body, status_code=_status_for(error))
@@ -137,7 +145,8 @@ def _ndjson(first: ReplyDelta | Reply, rest: Iterator[ReplyDelta | Reply], token
                 body = {"type": "reply", **ReplyOut.of(event, session_token=token).model_dump()}
                 yield (json.dumps(body, ensure_ascii=False) + "\n").encode()
     except (AgentError, RetrievalError, SpeechError) as error:
-        yield (json.dumps({"type": "error", "error": str(error)}, ensure_ascii=False) + "\n").encode()
+        body = {"type": "error", "error": customer_message(error)}
+        yield (json.dumps(body, ensure_ascii=False) + "\n").encode()
     except Exception:
         log.exception("chat stream failed")
         yield (json.dumps({"type": "error", "error": GENERIC["en"]}) + "\n").encode()

@@ -10,7 +10,9 @@ contains only customer functions; the staff pages are behind `StaffGate` and Gra
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -32,6 +34,8 @@ from ui.upload_gate import UploadGate
 from ui.uploads import AUDIO_TYPES, FAQ_FILE_TYPES, IMAGE_TYPES, Uploads
 from ui.widget import widget_router
 
+log = logging.getLogger("findesk.ui")
+
 CSS = """
 #chat .message-wrap { font-size: 15px; }
 footer { display: none !important; }
@@ -42,7 +46,10 @@ def _no_deep_links() -> JSONResponse:
     return JSONResponse({"error": "Deep links are turned off."}, status_code=404)
 
 
-def build_app(settings: Settings, *, services: Services | None = None, users: UserStore | None = None) -> FastAPI:
+def build_app(
+    settings: Settings, *, services: Services | None = None, users: UserStore | None = None, warm_up: bool = False
+) -> FastAPI:
+    """The whole web app; `warm_up` loads every model in the background once the server listens."""
     # A bank's server must not call out: Gradio's usage analytics stay off (also read when a Blocks is built).
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     services = services or Services(settings)
@@ -51,6 +58,8 @@ def build_app(settings: Settings, *, services: Services | None = None, users: Us
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if warm_up:  # listen at once (/healthz answers); /readyz says ready when the models are in
+            threading.Thread(target=_warm_up, args=(services,), name="findesk-warm-up", daemon=True).start()
         yield
         services.close()
         users.close()
@@ -80,7 +89,16 @@ def build_app(settings: Settings, *, services: Services | None = None, users: Us
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
+        """Alive: the process answers (a load balancer restarts a replica that stops answering this)."""
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz() -> JSONResponse:
+        """Ready for traffic: database reachable, FAQ index caught up with the change log, models loaded (503 if
+        not, with which check failed; the reason itself is in the server log)."""
+        readiness = services.readiness()
+        body = {"status": "ready" if readiness.ready else "not ready", "checks": readiness.checks}
+        return JSONResponse(body, status_code=200 if readiness.ready else 503)
 
     # run_history=False: Gradio would otherwise keep every call's inputs (customer messages) in localStorage.
     common = {"footer_links": [], "run_history": False, "show_error": False, "css": CSS, "theme": gr.themes.Soft()}
@@ -105,3 +123,11 @@ def build_app(settings: Settings, *, services: Services | None = None, users: Us
         # app was launched, which a mounted app never is; without this a payload could name any server file.
         page.has_launched = True
     return app
+
+
+def _warm_up(services: Services) -> None:
+    try:
+        services.warm_up()
+        log.info("ready: FAQ index caught up and models loaded")
+    except Exception:  # /readyz keeps saying "loading"; the first turn retries the model that failed
+        log.exception("loading the models failed")

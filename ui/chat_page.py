@@ -9,6 +9,7 @@ request; every handler still checks the token before it reads or writes, so a fo
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -20,11 +21,14 @@ import gradio as gr
 from agent.conversations import ConversationNotFound
 from agent.services import Services
 from agent.types import Reply, ReplyDelta, Turn
-from ui.errors import user_message
+from retrieval.errors import StoreUnavailable
+from ui.errors import customer_message
 from ui.i18n import MOOD_ICONS, language_of, route_label, text
 from ui.rate_limits import RateLimited, RateLimits
 from ui.safe_html import markdown_html, text_html
 from ui.uploads import AUDIO_TYPES, IMAGE_TYPES, UploadRefused, Uploads, client_of
+
+log = logging.getLogger("findesk.ui")
 
 POLL_SECONDS = 2.0  # how soon a human agent's reply shows up once the conversation is handed over
 
@@ -134,7 +138,7 @@ class ChatHandlers:
                     continue
                 state = self._finish_reply(event, history, user_index, words, state)
         except Exception as error:  # translated at this edge: user errors as is, bugs logged and hidden
-            history[-1] = {"role": "assistant", "content": text_html(user_message(error, state.language))}
+            history[-1] = {"role": "assistant", "content": text_html(customer_message(error, state.language))}
         yield (
             history,
             gr.MultimodalTextbox(value=None, interactive=True, placeholder=text(state.language, "placeholder")),
@@ -196,7 +200,7 @@ class ChatHandlers:
         try:
             self.services.feedback.thumb(self._existing(state), answer, value)
         except Exception as error:
-            history.append({"role": "assistant", "content": text_html(user_message(error, state.language))})
+            history.append({"role": "assistant", "content": text_html(customer_message(error, state.language))})
             return history, state
         if value == "down" and not state.handed_over:
             offer = [{"value": "talk", "label": text(state.language, "talk")}]
@@ -211,7 +215,7 @@ class ChatHandlers:
             self.services.feedback.rate(self._existing(state), score)
             history.append({"role": "assistant", "content": text(state.language, "rate_thanks")})
         except Exception as error:
-            history.append({"role": "assistant", "content": text_html(user_message(error, state.language))})
+            history.append({"role": "assistant", "content": text_html(customer_message(error, state.language))})
         return history
 
     def talk_to_person(
@@ -229,7 +233,7 @@ class ChatHandlers:
             state = self._own(state, "handoff")
             self.services.agent.request_human(state.session_id)
         except Exception as error:
-            history.append({"role": "assistant", "content": text_html(user_message(error, state.language))})
+            history.append({"role": "assistant", "content": text_html(customer_message(error, state.language))})
             return history, state, gr.skip()
         state = replace(state, handed_over=True)
         history, state = self._append_staff_messages(history, state)
@@ -240,8 +244,12 @@ class ChatHandlers:
         if state is None or not state.handed_over or not self._is_own(state):
             return gr.skip(), state, gr.Timer(active=False)
         before = state.last_seen_id
-        history, state = self._append_staff_messages(list(history or []), state)
-        handoff = self.services.conversations.handoff(state.session_id)
+        try:
+            history, state = self._append_staff_messages(list(history or []), state)
+            handoff = self.services.conversations.handoff(state.session_id)
+        except StoreUnavailable as error:  # the database is away: keep polling, it picks up where it stopped
+            log.warning("polling for staff messages failed: %s", error)
+            return gr.skip(), state, gr.skip()
         if handoff is not None and handoff.status == "resolved":
             history.append({"role": "assistant", "content": text(state.language, "resolved")})
             if not state.asked_rating and self.services.feedback.can_rate(state.session_id):

@@ -67,14 +67,19 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         settings = load_settings(data_dir=data_dir, host=host, port=port)
         services = Services(settings)
-        if warm_up:
-            with err.status("Loading the FAQ index and models…"):
-                services.warm_up()
-        if not UserStore(services.database).list():
-            err.print("[yellow]No staff users yet: add one with `findesk user add NAME --role agent|operator`.")
+        try:
+            with err.status(f"Opening the database ({settings.database_location}) and the FAQ index…"):
+                services.knowledge_base  # noqa: B018 - migrate, then catch up with the change log before listening
+            if not UserStore(services.database).list():
+                err.print("[yellow]No staff users yet: add one with `findesk user add NAME --role agent|operator`.")
+        except DatabaseUnavailable as error:
+            err.print(f"[red]{error}", highlight=False)
+            raise typer.Exit(1) from error
         err.print(f"FinDesk on http://{settings.host}:{settings.port}/chat/ · desk /desk/ · console /console/ · "
-                  "API /docs")  # fmt: skip
-        uvicorn.run(build_app(settings, services=services), host=settings.host, port=settings.port, log_level="warning")
+                  "API /docs · ready when /readyz says so")  # fmt: skip
+        app = build_app(settings, services=services, warm_up=warm_up)
+        # SIGTERM/Ctrl-C: stop accepting, let in-flight turns finish (up to the grace period), then close.
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", timeout_graceful_shutdown=20)
 
     @user_app.command("add")
     def user_add(

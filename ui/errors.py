@@ -14,6 +14,7 @@ from typing import ParamSpec, TypeVar
 import gradio as gr
 
 from agent.errors import user_errors
+from retrieval.errors import StoreUnavailable
 from ui.auth import AuthError
 from ui.uploads import UploadRefused
 
@@ -26,6 +27,12 @@ GENERIC = {
     "zh": "抱歉，我们这边出了点问题。请重试，或点击“转人工”。",
 }
 
+# The database is down or unreachable: customers are told we are on it, staff get the reason (user_message).
+TROUBLE = {
+    "en": "We're having trouble on our side right now. Please try again in a minute; what you wrote so far is kept.",
+    "zh": "我们这边暂时出了点问题。请稍后再试；您之前的对话已保存。",
+}
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -36,6 +43,14 @@ def user_message(error: Exception, language: str = "en") -> str:
         return str(error)
     log.error("unexpected error in a request", exc_info=error)
     return GENERIC.get(language, GENERIC["en"])
+
+
+def customer_message(error: Exception, language: str = "en") -> str:
+    """Like user_message, but an outage's details (host names, driver errors) stay in the log."""
+    if isinstance(error, StoreUnavailable):
+        log.warning("a customer request failed: %s", error)
+        return TROUBLE.get(language, TROUBLE["en"])
+    return user_message(error, language)
 
 
 def as_gradio_error(fn: Callable[P, R]) -> Callable[P, R]:

@@ -18,7 +18,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from retrieval.errors import StoreUnavailable
 from ui.auth import SESSION_HOURS, AuthError, LoginThrottled, User, UserStore
+from ui.uploads import client_of
 
 COOKIE = "findesk_session"
 # Each staff page and the role it needs; `next` redirects are only ever to one of these.
@@ -68,7 +70,14 @@ class StaffGate:
             for prefix, role in STAFF_PAGES.items():
                 if path == prefix or path.startswith(prefix + "/"):
                     request = Request(scope)
-                    user = request_user(request, self.users)
+                    try:
+                        user = request_user(request, self.users)
+                    except StoreUnavailable as error:  # staff see why their page is not there
+                        if scope["type"] == "websocket":
+                            await send({"type": "websocket.close", "code": 1011})  # server error
+                        else:
+                            await JSONResponse({"error": str(error)}, status_code=503)(scope, receive, send)
+                        return
                     if user is None or user.role != role:
                         if scope["type"] == "websocket":
                             await send({"type": "websocket.close", "code": 1008})  # policy violation
@@ -133,9 +142,8 @@ def login_router(users: UserStore, *, secure_cookie: bool = False) -> APIRouter:
     def login(
         request: Request, username: str = Form(...), password: str = Form(...), next: str = Form("/desk/")
     ) -> Response:
-        address = request.client.host if request.client else ""
         try:
-            token = users.login(username.strip(), password, address=address)
+            token = users.login(username.strip(), password, address=client_of(request))
         except AuthError as error:
             page = _PAGE.format(error=html.escape(str(error)), next=html.escape(next))
             if isinstance(error, LoginThrottled):

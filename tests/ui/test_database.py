@@ -23,7 +23,8 @@ LEGACY_DB = Path(__file__).resolve().parents[1] / "data" / "findesk-0.1.sqlite3"
 LEGACY_TOKEN = "fd_tmIN0L3Law4c5QhSNfN6UUqk3mNZB8FDpYGXGGTjy-k"
 
 
-def test_a_data_folder_from_before_alembic_keeps_working(tmp_path: Path) -> None:
+def test_a_data_folder_from_before_alembic_keeps_working(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FINDESK_DATABASE_URL", raising=False)  # SQLite in the data folder, whatever the run
     shutil.copy(LEGACY_DB, tmp_path / "findesk.sqlite3")
     db = load_settings(data_dir=tmp_path).open_database()
     try:
@@ -43,7 +44,10 @@ def test_a_data_folder_from_before_alembic_keeps_working(tmp_path: Path) -> None
         db.close()
 
 
-def test_db_upgrade_command_reports_the_revision_and_is_safe_to_repeat(tmp_path: Path) -> None:
+def test_db_upgrade_command_reports_the_revision_and_is_safe_to_repeat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FINDESK_DATABASE_URL", raising=False)
     runner = CliRunner()
     for _ in range(2):
         result = runner.invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)])
@@ -82,3 +86,20 @@ def test_cli_commands_report_an_unreachable_database_instead_of_crashing(monkeyp
     for command in (["faq", "list"], ["user", "list"], ["db", "upgrade"]):
         result = CliRunner().invoke(app, command)
         assert result.exit_code == 1 and "Could not" in result.output and "s3cret" not in result.output, command
+
+
+def test_with_the_database_down_customers_get_a_friendly_503_and_readyz_says_why(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from agent.services import Services
+    from ui.app import build_app
+
+    settings = load_settings(data_dir=tmp_path, database_url="postgresql://findesk:s3cret@127.0.0.1:9/findesk")
+    users = UserStore(tmp_path / "users.sqlite3", hasher=PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    client = TestClient(build_app(settings, services=Services(settings), users=users))
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.json()["checks"]["database"] == "unreachable"
+    assert client.get("/healthz").status_code == 200
+    turn = client.post("/api/chat", data={"text": "How do I reset my password?"})
+    assert turn.status_code == 503 and "having trouble" in turn.json()["error"]
+    assert "127.0.0.1" not in turn.text and "s3cret" not in turn.text

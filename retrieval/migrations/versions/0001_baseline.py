@@ -9,6 +9,8 @@ Revises:
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -21,7 +23,7 @@ depends_on = None
 SERIAL = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _table(name: str, *columns: sa.SchemaItem, **kwargs: object) -> None:
+def _table(name: str, *columns: Any, **kwargs: Any) -> None:
     if not sa.inspect(op.get_bind()).has_table(name):
         op.create_table(name, *columns, **kwargs)
 
