@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.generators.local_llm import LlamaServer
 from retrieval.database import Database, open_database
 from tests.postgres import Cluster, find_bindir
 
@@ -99,3 +100,12 @@ def database(database_url: str) -> Iterator[Database]:
     db = open_database(database_url)
     yield db
     db.close()
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[LlamaServer]:
+    """A real llama.cpp server (llama-cpp-python) on a free loopback port, serving the offline pack's small GGUF
+    models (agent.generators.local_llm.MODELS), started once per test session. scripts/setup.sh --test installs
+    it; a missing install fails here with the command to fix it rather than skipping the tests."""
+    with LlamaServer() as server:
+        yield server

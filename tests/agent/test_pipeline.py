@@ -16,6 +16,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from agent.errors import AgentError, ImageError
+from agent.generators.local_llm import LlamaServer
 from agent.opening_hours import OpeningHours
 from agent.pipeline import Agent
 from agent.policy import URGENT
@@ -232,6 +233,152 @@ def test_sentiment_shares_the_knowledge_bases_embedders(services: Services) -> N
     assert services.sentiment._pool.get("all-MiniLM-L6-v2") is minilm  # type: ignore[attr-defined]
 
 
+def _agent_with_model_server(services: Services, base_url: str, model: str = "test-vlm") -> Agent:
+    """The services' agent, but answering with the OpenAI-compatible generator against `base_url`."""
+    from agent.generators import create_generator
+
+    config = services.settings.agent.model_copy(
+        update={
+            "generator": "openai",
+            "openai_base_url": base_url,
+            "openai_model": model,
+            "openai_api_key_env": "FINDESK_TEST_OPENAI_KEY",
+            "max_new_tokens": 160,  # the small models ramble; this bounds the test's time
+            "generation_timeout_s": 180.0,  # a 2-core CI machine shared with other jobs is slow, not broken
+        }
+    )
+    return Agent(
+        knowledge_base=services.knowledge_base,
+        conversations=services.conversations,
+        sentiment=services.sentiment,
+        generator=create_generator(config),
+        transcribe=services.transcribe,
+        read_screenshot=services.read_screenshot,
+        config=config,
+    )
+
+
+@pytest.mark.parametrize(
+    ("tokens", "expect_model"),
+    [
+        (["Freeze your card ", "in the app. ", "It costs $25 to ", "replace it."], False),  # no citation at all
+        (["Freeze your card ", "in the app [1]. ", "A new card costs ", "$25 [1]."], True),  # one invented fee
+    ],
+)
+def test_a_model_reply_is_shown_only_as_far_as_it_verifies(
+    services: Services, tokens: list[str], expect_model: bool
+) -> None:
+    """Through the whole pipeline, with the real OpenAI-compatible client and a loopback server that streams a
+    hand-made reply: the customer never sees the invented fee, the uncited reply becomes the FAQ's own answer,
+    and the turn's reason says what verification did. (Real models' replies: tests/agent/test_llama_server.py.)"""
+    from tests.agent.test_generators_openai import ChatServer
+
+    chat = ChatServer()
+    chat.tokens = tokens
+    thread = threading.Thread(target=chat.httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        session = new_session()
+        agent = _agent_with_model_server(services, chat.base_url)
+        streamed, reply = run_agent(agent, Turn(session, "How do I freeze my card?"))
+    finally:
+        chat.httpd.shutdown()
+        chat.httpd.server_close()
+    assert "$25" not in streamed and "$25" not in reply.text and reply.route is Route.ANSWER
+    assert reply.citations
+    stored = services.conversations.messages(session)[-1]
+    assert stored.generator == reply.generator and stored.reason == reply.reason
+    if expect_model:
+        assert reply.generator == "openai:test-vlm" and streamed.startswith("Freeze your card in the app [1].")
+        assert "verification removed 1 sentence(s)" in reply.reason and "'25'" in reply.reason
+    else:
+        assert reply.generator == "extractive" and streamed.startswith("Here is the answer from our FAQ")
+        assert "failed verification (the reply cites none" in reply.reason
+
+
+def test_a_turn_reads_the_conversation_once(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    session = new_session()
+    services.agent.ask(Turn(session, "going to Japan next month, anything I need to do so my card works?"))
+    calls: list[str] = []
+    read = services.conversations.messages
+
+    def counted(session_id: str, **kwargs: object) -> list:  # type: ignore[type-arg]
+        calls.append(session_id)
+        return read(session_id, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(services.conversations, "messages", counted)
+    reply = services.agent.ask(Turn(session, "2"))  # a choice by number: the path that read it three times
+    assert "chose option 2" in reply.reason
+    assert calls == [session]
+
+
+def _unsupported_claims(services: Services, shown: str, reply: Reply, customer_text: str) -> list[str]:
+    """Claims in what the customer saw that no cited passage (nor, for numbers and codes, their message) holds.
+
+    Deliberately simpler than agent.grounding (one batch check over the whole text, no streaming, no holding):
+    an independent second reading of the same rule."""
+    from agent.claims import extract_claims
+
+    entries = [services.knowledge_base.get(c.entry_id) for c in reply.citations]
+    known = {(c.kind, c.key) for e in entries if e for c in extract_claims(f"{e.question}\n{e.answer}")}
+    known |= {(c.kind, c.key) for c in extract_claims(customer_text) if c.kind in ("number", "percent", "code")}
+    keys = {key for _, key in known}
+    phones = {key for kind, key in known if kind == "phone"}
+    missing = []
+    for claim in extract_claims(shown):
+        if claim.kind == "phone" and any(p.endswith(claim.key) or claim.key.endswith(p) for p in phones):
+            continue
+        if (claim.kind, claim.key) not in known and not (claim.kind == "number" and claim.key in keys):
+            missing.append(claim.text)
+    return missing
+
+
+# (model, customer message): English for both models, Chinese for Gemma (SmolLM2 is English only).
+ADVERSARY_TURNS = [
+    ("smollm2-135m", "My card was declined at the supermarket, why?"),
+    ("smollm2-135m", "How much does it cost to take cash out at another bank's ATM?"),
+    ("gemma3-270m", "My card was declined at the supermarket, why?"),
+    ("gemma3-270m", "I forgot my password and got locked out, how long until I can try again?"),
+    ("gemma3-270m", "银行卡丢了怎么办？要打哪个电话？"),
+    ("gemma3-270m", "密码输错被锁了，多久能解锁？"),
+]
+
+
+def test_whatever_a_real_small_model_writes_the_customer_sees_no_unverified_claim(
+    services: Services, llama_server: LlamaServer
+) -> None:
+    """The adversary test: real llama.cpp, real small models that miss citations, invent numbers and drift into
+    other languages. Whatever they write, each turn shows either the model's sentences that passed verification
+    (citing a given passage, every claim grounded) or the FAQ's own answer, and the reason says which."""
+    outcomes = []
+    for model, message in ADVERSARY_TURNS:
+        agent = _agent_with_model_server(services, llama_server.base_url, model)
+        streamed, reply = run_agent(agent, Turn(new_session(), message))
+        assert reply.citations, (model, message, streamed)
+        assert _unsupported_claims(services, streamed, reply, message) == [], (model, message, streamed)
+        if reply.generator == f"openai:{model}":
+            outcomes.append("cut" if "verification removed" in reply.reason else "shown")
+        else:
+            assert reply.generator == "extractive" and "failed verification" in reply.reason, reply.reason
+            outcomes.append("fell back")
+    # The test only proves something while the models misbehave: if they all wrote perfect replies, it would
+    # pass without ever exercising a removal.
+    assert {"cut", "fell back"} & set(outcomes), outcomes
+
+
+def test_a_screenshot_turn_on_a_text_only_model_is_answered(services: Services, llama_server: LlamaServer) -> None:
+    """SmolLM2 on llama.cpp takes no images: the turn still gets a verified answer (no error page), the screenshot's
+    OCR text is in the prompt, and later turns go text-only from the start."""
+    agent = _agent_with_model_server(services, llama_server.base_url, "smollm2-135m")
+    png = _error_screenshot(["Transfer confirmation", "Error E2002", "Daily transfer limit reached", "OK"])
+    streamed, reply = run_agent(agent, Turn(new_session(), "what does this mean?", image=png))
+    assert "E2002" in reply.ocr_text and reply.route is Route.ANSWER, reply.reason
+    assert reply.citations and "e2002" in reply.citations[0].entry_id.lower()
+    assert _unsupported_claims(services, streamed, reply, "what does this mean?\n" + reply.ocr_text) == []
+    assert "unavailable" not in streamed  # the "assistant unavailable" note means the model was never reached
+    assert agent.generator.supports_images is False
+
+
 @pytest.mark.parametrize(
     ("text", "language", "expected"),
     [
@@ -307,78 +454,3 @@ def test_inside_hours_the_customer_sees_their_place_in_the_queue(services: Servi
     services.conversations.claim(first, "alice")
     assert services.agent.queue_status(first).position == 0
     assert services.agent.queue_status(second).position == place - 1
-
-
-def _agent_with_chat_server(services: Services, chat: object) -> Agent:
-    from agent.generators import create_generator
-
-    config = services.settings.agent.model_copy(
-        update={
-            "generator": "openai",
-            "openai_base_url": chat.base_url,  # type: ignore[attr-defined]
-            "openai_model": "test-vlm",
-            "openai_api_key_env": "FINDESK_TEST_OPENAI_KEY",
-        }
-    )
-    return Agent(
-        knowledge_base=services.knowledge_base,
-        conversations=services.conversations,
-        sentiment=services.sentiment,
-        generator=create_generator(config),
-        transcribe=services.transcribe,
-        read_screenshot=services.read_screenshot,
-        config=config,
-    )
-
-
-@pytest.mark.parametrize(
-    ("tokens", "expect_model"),
-    [
-        (["Freeze your card ", "in the app. ", "It costs $25 to ", "replace it."], False),  # no citation at all
-        (["Freeze your card ", "in the app [1]. ", "A new card costs ", "$25 [1]."], True),  # one invented fee
-    ],
-)
-def test_a_model_reply_is_shown_only_as_far_as_it_verifies(
-    services: Services, tokens: list[str], expect_model: bool
-) -> None:
-    """Through the whole pipeline, with the real OpenAI-compatible client and a loopback server that streams a
-    hand-made reply: the customer never sees the invented fee, the uncited reply becomes the FAQ's own answer,
-    and the turn's reason says what verification did. (Real models' replies: tests/agent/test_llama_server.py.)"""
-    from tests.agent.test_generators_openai import ChatServer
-
-    chat = ChatServer()
-    chat.tokens = tokens
-    thread = threading.Thread(target=chat.httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        session = new_session()
-        streamed, reply = run_agent(_agent_with_chat_server(services, chat), Turn(session, "How do I freeze my card?"))
-    finally:
-        chat.httpd.shutdown()
-        chat.httpd.server_close()
-    assert "$25" not in streamed and "$25" not in reply.text and reply.route is Route.ANSWER
-    assert reply.citations
-    stored = services.conversations.messages(session)[-1]
-    assert stored.generator == reply.generator and stored.reason == reply.reason
-    if expect_model:
-        assert reply.generator == "openai:test-vlm" and streamed.startswith("Freeze your card in the app [1].")
-        assert "verification removed 1 sentence(s)" in reply.reason and "'25'" in reply.reason
-    else:
-        assert reply.generator == "extractive" and streamed.startswith("Here is the answer from our FAQ")
-        assert "failed verification (the reply cites none" in reply.reason
-
-
-def test_a_turn_reads_the_conversation_once(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
-    session = new_session()
-    services.agent.ask(Turn(session, "going to Japan next month, anything I need to do so my card works?"))
-    calls: list[str] = []
-    read = services.conversations.messages
-
-    def counted(session_id: str, **kwargs: object) -> list:  # type: ignore[type-arg]
-        calls.append(session_id)
-        return read(session_id, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(services.conversations, "messages", counted)
-    reply = services.agent.ask(Turn(session, "2"))  # a choice by number: the path that read it three times
-    assert "chose option 2" in reply.reason
-    assert calls == [session]
