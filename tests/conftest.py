@@ -10,12 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from agent.generators.local_llm import LlamaServer
 from retrieval.database import Database, open_database
 from tests.postgres import Cluster, find_bindir
 
 # Model hubs are unreachable here; make libraries fail fast instead of retrying for minutes.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The calibrated decision refits in a background thread a few seconds after the FAQ loads; a refit landing in
+# the middle of a long-lived fixture would change routes under the tests of other stages. Those read settings
+# from the environment and keep the similarity thresholds; tests/retrieval/test_calibration.py builds its own
+# RetrievalConfig and covers the calibrated decision.
+os.environ.setdefault("FINDESK_RETRIEVAL__CALIBRATE", "false")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -99,3 +105,12 @@ def database(database_url: str) -> Iterator[Database]:
     db = open_database(database_url)
     yield db
     db.close()
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[LlamaServer]:
+    """A real llama.cpp server (llama-cpp-python) on a free loopback port, serving the offline pack's small GGUF
+    models (agent.generators.local_llm.MODELS), started once per test session. scripts/setup.sh --test installs
+    it; a missing install fails here with the command to fix it rather than skipping the tests."""
+    with LlamaServer() as server:
+        yield server

@@ -154,9 +154,11 @@ class ConsoleHandlers:
         result = self.kb.search(query.strip())
         sentiment = self.services.sentiment.score(query, detect_language(query), history=[])
         decision = decide(query, result, sentiment, History(), self.services.settings.agent)
+        probability = "not fitted yet" if result.probability is None else f"{result.probability:.2f}"
         verdict = (
             f"**Route: {decision.route}** (priority {decision.priority}) · {decision.reason}\n\n"
-            f"confident: {result.confident} · {result.reason} · sentiment {sentiment.label} {sentiment.score:+.2f}"
+            f"search route: {result.route} · P(top entry answers it): {probability} · {result.reason} · "
+            f"sentiment {sentiment.label} {sentiment.score:+.2f}"
         )
         rows = [[n, h.entry_id, h.question, h.language, _score(h.dense_score), _score(h.lexical_score),
                  f"{h.score:.4f}"] for n, h in enumerate(result.hits, start=1)]  # fmt: skip

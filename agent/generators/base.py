@@ -45,7 +45,11 @@ class Generator(Protocol):
     """Writes a reply for a Prompt. Constructors are cheap; models load in `warm_up()` or on first use."""
 
     name: str  # e.g. "extractive", "transformers:Qwen/Qwen2-VL-2B-Instruct", "openai:llama3.2-vision"
-    supports_images: bool  # False: the screenshot is only seen through its quoted OCR text
+
+    @property
+    def supports_images(self) -> bool:
+        """False: the screenshot is only seen through its quoted OCR text (a server may turn out text-only)."""
+        ...
 
     def stream(self, prompt: Prompt) -> GenerationStream: ...
 

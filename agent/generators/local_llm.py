@@ -34,6 +34,26 @@ import platformdirs
 
 from agent.errors import GeneratorError
 
+# Gemma's turn format (as in Gemma 3's own template): the system text opens the first user turn; only text parts of
+# a message are rendered, so a screenshot part is skipped, not an error. The last, empty assistant message is how
+# llama-cpp-python asks for the model's turn.
+GEMMA_TEMPLATE = (
+    "{{ bos_token }}"
+    "{%- set ns = namespace(prefix='') -%}"
+    "{%- if messages[0]['role'] == 'system' -%}{%- set ns.prefix = messages[0]['content'] + '\\n\\n' -%}{%- endif -%}"
+    "{%- for message in messages if message['role'] != 'system' -%}"
+    "{%- if message['role'] == 'assistant' and loop.last and not message['content'] -%}"
+    "{{ '<start_of_turn>model\\n' }}"
+    "{%- else -%}"
+    "{{ '<start_of_turn>' + ('model' if message['role'] == 'assistant' else 'user') + '\\n' }}"
+    "{{ ns.prefix if loop.first else '' }}"
+    "{%- if message['content'] is string -%}{{ message['content'] | trim }}"
+    "{%- else -%}{%- for item in message['content'] if item['type'] == 'text' -%}{{ item['text'] | trim }}"
+    "{%- endfor -%}{%- endif -%}"
+    "{{ '<end_of_turn>\\n' }}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+)
 _CHUNK = 1 << 22  # 4 MiB reads: hashing without holding a 250 MB model in memory
 
 
@@ -45,6 +65,7 @@ class PackedGGUF:
     parts: tuple[tuple[str, str], ...]  # (import package, file inside it); several parts are concatenated
     sha256: str
     size: int
+    chat_template: str | None = None  # Jinja chat template for a GGUF that carries none; None: the GGUF's own
 
 
 MODELS: dict[str, PackedGGUF] = {
@@ -61,6 +82,7 @@ MODELS: dict[str, PackedGGUF] = {
         ),
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         size=253_113_024,
+        chat_template=GEMMA_TEMPLATE,  # this GGUF carries none: llama-cpp-python would guess llama-2's
     ),
 }
 
@@ -132,19 +154,36 @@ class LlamaServer:
     One process holds one model in memory at a time and swaps on a request for the other (a second or so).
     """
 
-    def __init__(self, port: int | None = None, *, n_ctx: int = 4096, threads: int = 2) -> None:
+    # One thread: llama.cpp's worker threads spin on barriers, and on a machine busier than its cores (CI, a
+    # shared box) two threads ran 20x slower than one. A dedicated server should raise it.
+    def __init__(self, port: int | None = None, *, n_ctx: int = 4096, threads: int = 1) -> None:
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self._dir = Path(tempfile.mkdtemp(prefix="findesk-llama-"))  # config, chat templates, the server's log
         self._config = {
             "host": "127.0.0.1",
             "port": self.port,
             "models": [
-                {"model": str(resolve_gguf(name)), "model_alias": name, "n_ctx": n_ctx, "n_threads": threads}
-                for name in MODELS
+                {
+                    "model": str(resolve_gguf(name)),
+                    "model_alias": name,
+                    "n_ctx": n_ctx,
+                    "n_threads": threads,
+                    "n_threads_batch": threads,
+                    **self._chat_template(name, packed),
+                }
+                for name, packed in MODELS.items()
             ],
         }
         self._process: subprocess.Popen[bytes] | None = None
-        self._dir = Path(tempfile.mkdtemp(prefix="findesk-llama-"))
+
+    def _chat_template(self, name: str, packed: PackedGGUF) -> dict[str, str]:
+        if packed.chat_template is None:
+            return {}
+        path = self._dir / f"{name}-tokenizer_config.json"
+        config = {"chat_template": packed.chat_template, "bos_token": "<bos>", "eos_token": "<end_of_turn>"}
+        path.write_text(json.dumps(config))
+        return {"chat_format": "hf-tokenizer-config", "hf_tokenizer_config_path": str(path)}
 
     def start(self, timeout_s: float = 120.0) -> LlamaServer:
         if importlib.util.find_spec("llama_cpp") is None:
@@ -152,8 +191,8 @@ class LlamaServer:
         config = self._dir / "models.json"
         config.write_text(json.dumps(self._config))
         command = [sys.executable, "-m", "llama_cpp.server", "--config_file", str(config)]
-        with (self._dir / "server.log").open("wb") as log:  # the server keeps its own handle
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        with (self._dir / "server.log").open("wb") as output:  # the server keeps its own handle
+            self._process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:

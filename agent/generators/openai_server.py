@@ -10,14 +10,16 @@ bank's own text, and redacting, say, a hotline number would break the answer). T
 be redacted: turn `openai_send_images` off for servers outside your network.
 
 Text-only servers: a request with a screenshot that the server refuses (llama.cpp's HTTP 500 "image input is
-not supported", llama-cpp-python's template error or context overflow on the image's data, vLLM's "not a
-multimodal model") is sent again at once without the image. If that one is accepted, the server is remembered as
-text-only (`supports_images` turns False, one warning in the log) and later turns send text only. The model still
-reads the screenshot's quoted OCR text: it is in the prompt either way.
+not supported", vLLM's 400 "not a multimodal model", llama-cpp-python's HTTP 500 or empty stream when a text
+model's chat template cannot render the image part) is sent again at once without the image. If that one is
+accepted, the server is remembered as text-only (`supports_images` turns False, one warning in the log) and
+later turns send text only. The model still reads the screenshot's quoted OCR text: it is in the prompt either
+way.
 
-Failures: connection errors, 429 and 5xx are retried (`openai_max_retries`, exponential backoff) only before
-the first token arrived; after that a retry would repeat text the customer has already seen. A server that
-accepts the connection and goes quiet raises after `generation_timeout_s` (httpx read timeout).
+Failures: connection errors (a pooled connection the server dropped included), 429 and 5xx are retried
+(`openai_max_retries`, exponential backoff) only before the first token arrived; after that a retry would repeat
+text the customer has already seen. A server that accepts the connection and goes quiet raises after
+`generation_timeout_s` (httpx read timeout).
 """
 
 from __future__ import annotations
@@ -180,15 +182,31 @@ class OpenAIServerGenerator:
                         log.warning("model server %s takes no images (%s): sending text only", self.base_url, refused)
                         self.supports_images = False
                         refused = None
-                    for delta in sse_deltas(response.iter_lines()):
-                        started = True
-                        yield delta
+                    try:
+                        for delta in sse_deltas(response.iter_lines()):
+                            started = True
+                            yield delta
+                    except GeneratorError as e:
+                        # llama-cpp-python accepts a streamed request (200) and then fails to render the image part
+                        # in a text model's chat template: the stream ends before any text.
+                        if send_image and not started:
+                            raise _ImageRefused(f"the stream ended before any text: {e}") from e
+                        raise
                 return
             except _ImageRefused as e:
                 refused, send_image = e, False  # remembered only if the text-only request is accepted
                 body = chat_request(redacted, self.model, self.max_tokens, send_image=False)
-            except (_Retryable, httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
-                if started or attempt >= self.max_retries:
+            except (
+                _Retryable,
+                httpx.ConnectError,
+                httpx.ConnectTimeout,
+                httpx.PoolTimeout,
+                httpx.ReadError,  # a kept-alive connection the server closed: only before the first token
+                httpx.RemoteProtocolError,
+            ) as e:
+                if started:
+                    raise GeneratorError(f"The connection to the model server at {self.base_url} broke: {e}") from e
+                if attempt >= self.max_retries:
                     raise GeneratorError(
                         f"The model server at {self.base_url} failed after {attempt + 1} attempt(s): {e}"
                     ) from e

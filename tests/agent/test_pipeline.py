@@ -14,6 +14,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from agent.errors import AgentError, ImageError
+from agent.generators.local_llm import LlamaServer
 from agent.pipeline import Agent
 from agent.policy import URGENT
 from agent.services import Services
@@ -229,15 +230,18 @@ def test_sentiment_shares_the_knowledge_bases_embedders(services: Services) -> N
     assert services.sentiment._pool.get("all-MiniLM-L6-v2") is minilm  # type: ignore[attr-defined]
 
 
-def _agent_with_chat_server(services: Services, chat: object) -> Agent:
+def _agent_with_model_server(services: Services, base_url: str, model: str = "test-vlm") -> Agent:
+    """The services' agent, but answering with the OpenAI-compatible generator against `base_url`."""
     from agent.generators import create_generator
 
     config = services.settings.agent.model_copy(
         update={
             "generator": "openai",
-            "openai_base_url": chat.base_url,  # type: ignore[attr-defined]
-            "openai_model": "test-vlm",
+            "openai_base_url": base_url,
+            "openai_model": model,
             "openai_api_key_env": "FINDESK_TEST_OPENAI_KEY",
+            "max_new_tokens": 160,  # the small models ramble; this bounds the test's time
+            "generation_timeout_s": 180.0,  # a 2-core CI machine shared with other jobs is slow, not broken
         }
     )
     return Agent(
@@ -272,7 +276,8 @@ def test_a_model_reply_is_shown_only_as_far_as_it_verifies(
     thread.start()
     try:
         session = new_session()
-        streamed, reply = run_agent(_agent_with_chat_server(services, chat), Turn(session, "How do I freeze my card?"))
+        agent = _agent_with_model_server(services, chat.base_url)
+        streamed, reply = run_agent(agent, Turn(session, "How do I freeze my card?"))
     finally:
         chat.httpd.shutdown()
         chat.httpd.server_close()
@@ -302,3 +307,70 @@ def test_a_turn_reads_the_conversation_once(services: Services, monkeypatch: pyt
     reply = services.agent.ask(Turn(session, "2"))  # a choice by number: the path that read it three times
     assert "chose option 2" in reply.reason
     assert calls == [session]
+
+
+def _unsupported_claims(services: Services, shown: str, reply: Reply, customer_text: str) -> list[str]:
+    """Claims in what the customer saw that no cited passage (nor, for numbers and codes, their message) holds.
+
+    Deliberately simpler than agent.grounding (one batch check over the whole text, no streaming, no holding):
+    an independent second reading of the same rule."""
+    from agent.claims import extract_claims
+
+    entries = [services.knowledge_base.get(c.entry_id) for c in reply.citations]
+    known = {(c.kind, c.key) for e in entries if e for c in extract_claims(f"{e.question}\n{e.answer}")}
+    known |= {(c.kind, c.key) for c in extract_claims(customer_text) if c.kind in ("number", "percent", "code")}
+    keys = {key for _, key in known}
+    phones = {key for kind, key in known if kind == "phone"}
+    missing = []
+    for claim in extract_claims(shown):
+        if claim.kind == "phone" and any(p.endswith(claim.key) or claim.key.endswith(p) for p in phones):
+            continue
+        if (claim.kind, claim.key) not in known and not (claim.kind == "number" and claim.key in keys):
+            missing.append(claim.text)
+    return missing
+
+
+# (model, customer message): English for both models, Chinese for Gemma (SmolLM2 is English only).
+ADVERSARY_TURNS = [
+    ("smollm2-135m", "My card was declined at the supermarket, why?"),
+    ("smollm2-135m", "How much does it cost to take cash out at another bank's ATM?"),
+    ("gemma3-270m", "My card was declined at the supermarket, why?"),
+    ("gemma3-270m", "I forgot my password and got locked out, how long until I can try again?"),
+    ("gemma3-270m", "银行卡丢了怎么办？要打哪个电话？"),
+    ("gemma3-270m", "密码输错被锁了，多久能解锁？"),
+]
+
+
+def test_whatever_a_real_small_model_writes_the_customer_sees_no_unverified_claim(
+    services: Services, llama_server: LlamaServer
+) -> None:
+    """The adversary test: real llama.cpp, real small models that miss citations, invent numbers and drift into
+    other languages. Whatever they write, each turn shows either the model's sentences that passed verification
+    (citing a given passage, every claim grounded) or the FAQ's own answer, and the reason says which."""
+    outcomes = []
+    for model, message in ADVERSARY_TURNS:
+        agent = _agent_with_model_server(services, llama_server.base_url, model)
+        streamed, reply = run_agent(agent, Turn(new_session(), message))
+        assert reply.citations, (model, message, streamed)
+        assert _unsupported_claims(services, streamed, reply, message) == [], (model, message, streamed)
+        if reply.generator == f"openai:{model}":
+            outcomes.append("cut" if "verification removed" in reply.reason else "shown")
+        else:
+            assert reply.generator == "extractive" and "failed verification" in reply.reason, reply.reason
+            outcomes.append("fell back")
+    # The test only proves something while the models misbehave: if they all wrote perfect replies, it would
+    # pass without ever exercising a removal.
+    assert {"cut", "fell back"} & set(outcomes), outcomes
+
+
+def test_a_screenshot_turn_on_a_text_only_model_is_answered(services: Services, llama_server: LlamaServer) -> None:
+    """SmolLM2 on llama.cpp takes no images: the turn still gets a verified answer (no error page), the screenshot's
+    OCR text is in the prompt, and later turns go text-only from the start."""
+    agent = _agent_with_model_server(services, llama_server.base_url, "smollm2-135m")
+    png = _error_screenshot(["Transfer confirmation", "Error E2002", "Daily transfer limit reached", "OK"])
+    streamed, reply = run_agent(agent, Turn(new_session(), "what does this mean?", image=png))
+    assert "E2002" in reply.ocr_text and reply.route is Route.ANSWER, reply.reason
+    assert reply.citations and "e2002" in reply.citations[0].entry_id.lower()
+    assert _unsupported_claims(services, streamed, reply, "what does this mean?\n" + reply.ocr_text) == []
+    assert "unavailable" not in streamed  # the "assistant unavailable" note means the model was never reached
+    assert agent.generator.supports_images is False

@@ -192,13 +192,14 @@ def test_tokens_are_listed_without_secrets_and_revoked_one_by_one(users: UserSto
     assert users.user_for_token(second).name == "olga"
 
 
-def test_tokens_from_before_token_ids_get_one(tmp_path: Path) -> None:
+def test_tokens_from_before_token_ids_get_one_and_an_expiry(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     shutil.copy(LEGACY_DB, path)  # made by FinDesk 0.1: alice has an API token without id or expiry
     users = UserStore(path, hasher=FAST)
     try:
         (legacy,) = users.tokens("alice")
-        assert legacy.id and legacy.expires_at is None
+        lifetime = datetime.fromisoformat(legacy.expires_at) - datetime.now(UTC)
+        assert legacy.id and timedelta(days=89) < lifetime <= timedelta(days=90)  # "never" became 90 days
         users.revoke_id("alice", legacy.id)
         assert users.tokens("alice") == []
     finally:

@@ -3,7 +3,8 @@
 - conv_sessions.token_hash: sha256 of the secret a customer must present to read or write a conversation
   (NULL for conversations made before, or inside the server: no outside caller can open them).
 - auth_tokens.token_id, auth_tokens.last_used_at: a public handle to list and revoke one token by, and when
-  it was last used (written at most once a minute). Existing tokens get an id here.
+  it was last used (written at most once a minute). Existing tokens get an id here, and API tokens issued
+  before expiry existed (expires_at NULL: never) now expire 90 days (the default lifetime) after the upgrade.
 - auth_audit: every sign-in attempt (login, login_failed, login_throttled) with the name typed and the
   client address; recent failures throttle further attempts (ui/auth.py).
 
@@ -14,6 +15,7 @@ Revises: 0002_voice_tone
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -36,9 +38,18 @@ def upgrade() -> None:
     _add_column("auth_tokens", sa.Column("token_id", sa.Text, nullable=True))
     _add_column("auth_tokens", sa.Column("last_used_at", sa.Text, nullable=True))
     bind = op.get_bind()
-    tokens = sa.table("auth_tokens", sa.column("token_hash", sa.Text), sa.column("token_id", sa.Text))
+    tokens = sa.table(
+        "auth_tokens",
+        sa.column("token_hash", sa.Text),
+        sa.column("token_id", sa.Text),
+        sa.column("kind", sa.Text),
+        sa.column("expires_at", sa.Text),
+    )
     for (token_hash,) in bind.execute(sa.select(tokens.c.token_hash).where(tokens.c.token_id.is_(None))).all():
         bind.execute(sa.update(tokens).where(tokens.c.token_hash == token_hash).values(token_id=secrets.token_hex(6)))
+    grace = (datetime.now(UTC) + timedelta(days=90)).isoformat(timespec="milliseconds")
+    never = (tokens.c.kind == "api") & tokens.c.expires_at.is_(None)
+    bind.execute(sa.update(tokens).where(never).values(expires_at=grace))
     if not sa.inspect(bind).has_table("auth_audit"):
         op.create_table(
             "auth_audit",
