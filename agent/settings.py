@@ -15,6 +15,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 from sqlalchemy.engine import make_url
 
+from agent.opening_hours import OpeningHours
+from agent.webhooks import WebhookConfig
 from retrieval.config import RetrievalConfig
 from retrieval.database import Database, PoolLimits, database_url, open_database
 from speech.config import SpeechConfig
@@ -131,8 +133,8 @@ Rate = Annotated[str, AfterValidator(_rate)]
 class SecurityConfig(BaseModel):
     """Sign-in throttling, token lifetimes and rate limits on anonymous requests (FINDESK_SECURITY__*).
 
-    Counts are per client address as the server sees it: behind a reverse proxy, the proxy's X-Forwarded-For
-    must be trusted, or every customer shares the proxy's address.
+    Counts are per client address as the server sees it: behind a reverse proxy, list it in
+    FINDESK_WEB__TRUSTED_PROXIES so its X-Forwarded-For is believed, or every customer shares its address.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -204,6 +206,8 @@ class Settings(BaseSettings):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     speech: SpeechConfig = Field(default_factory=SpeechConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
+    opening_hours: OpeningHours = Field(default_factory=OpeningHours)
+    webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     web: WebConfig = Field(default_factory=WebConfig)
 

@@ -195,7 +195,7 @@ def compare_replicas(sessions: int, seconds: float, max_requests: int) -> list[d
     bindir = find_bindir()
     if bindir is None:
         raise SystemExit("PostgreSQL is not installed: scripts/setup.sh --test installs Debian's postgresql.")
-    cluster = Cluster(bindir)
+    cluster = Cluster(bindir, durable=True)  # fsync on, like SQLite's synchronous=FULL: a fair comparison
     rows = []
     try:
         for engine, replicas in (("sqlite", 1), ("postgresql", 1), ("postgresql", 2)):

@@ -80,6 +80,35 @@ class RetrievalConfig(BaseModel):
     default_no_match_threshold: float = Field(
         0.5, description="Threshold for embedders missing from no_match_thresholds (calibrate your own)."
     )
+    calibrate: bool = Field(
+        True,
+        description="Decide answer / clarify / no-answer with a model fitted on this FAQ's held-out phrasings and "
+        "entries (retrieval/calibration.py); off: the similarity thresholds above decide.",
+    )
+    answer_precision: float = Field(
+        0.85,
+        gt=0,
+        lt=1,
+        description="Answer only when such answers were right at least this often on held-out phrasings and "
+        "entries of this FAQ, per language (held-out phrasings are harder than real messages; 0.85 chosen on our "
+        "DEV sets, benchmarks/retrieval.md).",
+    )
+    clarify_precision: float = Field(
+        0.7,
+        gt=0,
+        lt=1,
+        description="Below the answer cut-off, offer choices when they hold a right entry at least this often; "
+        "otherwise say 'no good match'.",
+    )
+    unanswerable_share: float = Field(
+        0.35,
+        gt=0,
+        lt=1,
+        description="Share of questions the FAQ cannot answer assumed when setting the cut-offs.",
+    )
+    calibration_delay_s: float = Field(
+        5.0, ge=0, description="The decision model is refitted this long after the last FAQ change."
+    )
     max_query_chars: int = Field(2_000, ge=1, description="Longest accepted search query, in characters.")
     follow_interval_s: float = Field(
         1.0,

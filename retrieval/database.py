@@ -23,6 +23,7 @@ package's tables (each package still owns its `Table` definitions and queries).
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -182,7 +183,7 @@ def connect(url: str, *, pool: PoolLimits = PoolLimits(), sqlite_busy_timeout_s:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _private_file(Path(parsed.database))
             engine = sa.create_engine(
                 parsed,
                 connect_args={"timeout": sqlite_busy_timeout_s, "check_same_thread": False},
@@ -205,6 +206,14 @@ def connect(url: str, *, pool: PoolLimits = PoolLimits(), sqlite_busy_timeout_s:
     except (ArgumentError, NoSuchModuleError, OSError) as error:
         raise DatabaseUnavailable(f"Cannot use the database URL {url.split('@')[-1]!r}: {error}") from error
     return Database(engine)
+
+
+def _private_file(path: Path) -> None:
+    """Conversations, handoffs and staff logins live here: the file is readable by this user only (mode 0600;
+    SQLite gives its -wal and -shm files the same mode), and a folder FinDesk creates for it is 0700."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    os.chmod(path, 0o600)  # a file made before FinDesk did this, or under a loose umask
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:

@@ -83,6 +83,16 @@ class DenseChannel:
         digest = hashlib.sha256(self.name.encode()).hexdigest()[:8]  # two paths with the same tail differ
         return index_dir / f"dense-{slug}-{digest}.idx"
 
+    def frozen_copy(self) -> DenseChannel:
+        """A copy with its own index, for work that must not see (or block) later edits."""
+        copy = DenseChannel(
+            self.embedder, holds=self.holds, serves=self.serves, hnsw_min_vectors=self.hnsw_min_vectors, role=self.role
+        )
+        header, blob = self.index.to_state()
+        copy._index = DenseIndex.from_state(header, blob, hnsw_min_vectors=self.hnsw_min_vectors)
+        copy.versions = dict(self.versions)
+        return copy
+
     # --- persistence -----------------------------------------------------------------------------
     def load(self, index_dir: Path) -> int:
         """Load the saved index; returns its store-version stamp (0 and everything stale when unusable)."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval import importers
+from retrieval.calibrator import Calibrator, distinct_topic_count
 from retrieval.config import RetrievalConfig
 from retrieval.database import Database
 from retrieval.dense_channel import DenseChannel, make_channels
@@ -65,6 +66,7 @@ class KnowledgeBase:
         self._closed = False
         self._stop_following = threading.Event()
         self._follower: threading.Thread | None = None
+        self.calibrator = Calibrator(index_dir, config, self._calibration_snapshot) if config.calibrate else None
 
     # --- opening ---------------------------------------------------------------------------------
     @classmethod
@@ -101,6 +103,12 @@ class KnowledgeBase:
             self._catch_up(None)  # the stale entries, and whatever was committed since `version`
         if any(channel.dirty for channel in self._channels):
             self.persist()
+        if self.calibrator is not None:
+            self.calibrator.start()
+
+    def _calibration_snapshot(self) -> tuple[dict[str, FaqEntry], list[DenseChannel]]:
+        with self._lock:
+            return dict(self._entries), [channel.frozen_copy() for channel in self._channels]
 
     # --- searching -------------------------------------------------------------------------------
     def search(self, query: str, *, top_k: int | None = None) -> SearchResult:
@@ -120,6 +128,7 @@ class KnowledgeBase:
         vector = channel.embedder.embed([query], kind="query")[0]
         embedded = time.perf_counter()
         with self._lock:
+            entries = self._entries
             ranked = hybrid_search(
                 channel.index,
                 self._lexical,
@@ -128,11 +137,22 @@ class KnowledgeBase:
                 self.config.fusion_options(),
                 dense_candidates=self.config.dense_candidates,
                 lexical_candidates=self.config.lexical_candidates,
-            )[:top_k]
-            hits = [self._hit(r) for r in ranked if r.entry_id in self._entries]
-        done = time.perf_counter()
+            )
+            ranked = [r for r in ranked if r.entry_id in entries]
+            hits = [self._hit(r) for r in ranked[:top_k]]
         threshold = self.config.threshold_for(channel.name)
-        confident, weak, reason = decide(hits, threshold, self.config.floor_for(channel.name), channel.name)
+        route = None
+        if self.calibrator is not None:
+            topics = distinct_topic_count(entries, [r.entry_id for r in ranked[:top_k]])
+            language = "zh" if channel.role == "zh" else "en"
+            route = self.calibrator.decide(query, ranked, entries, language, topics)
+        if route is None:  # no model fitted yet (or calibration off): the similarity thresholds decide
+            confident, weak, reason = decide(hits, threshold, self.config.floor_for(channel.name), channel.name)
+            probability = None
+        else:
+            confident, weak, reason = route.route == "answer", route.route == "clarify", route.reason
+            probability = route.probability
+        done = time.perf_counter()
         timings = {
             "embed": (embedded - started) * 1e3,
             "search": (done - embedded) * 1e3,
@@ -146,6 +166,7 @@ class KnowledgeBase:
             reason=reason,
             timings_ms=timings,
             weak=weak,
+            probability=probability,
         )
 
     @property
@@ -310,6 +331,8 @@ class KnowledgeBase:
             progress(0, 0)
         if any(channel.dirty for channel in self._channels):
             self._schedule_persist()
+        if changed and self.calibrator is not None:
+            self.calibrator.schedule()
 
     # --- persistence -----------------------------------------------------------------------------
     def _schedule_persist(self) -> None:
@@ -409,6 +432,8 @@ class KnowledgeBase:
         self._stop_following.set()
         if self._follower is not None:
             self._follower.join(timeout=10)
+        if self.calibrator is not None:
+            self.calibrator.close()
         with self._lock:
             if self._persist_timer is not None:
                 self._persist_timer.cancel()

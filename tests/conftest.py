@@ -17,6 +17,11 @@ from tests.postgres import Cluster, find_bindir
 # Model hubs are unreachable here; make libraries fail fast instead of retrying for minutes.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The calibrated decision refits in a background thread a few seconds after the FAQ loads; a refit landing in
+# the middle of a long-lived fixture would change routes under the tests of other stages. Those read settings
+# from the environment and keep the similarity thresholds; tests/retrieval/test_calibration.py builds its own
+# RetrievalConfig and covers the calibrated decision.
+os.environ.setdefault("FINDESK_RETRIEVAL__CALIBRATE", "false")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

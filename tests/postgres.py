@@ -37,7 +37,8 @@ def free_port() -> int:
 class Cluster:
     """One running PostgreSQL server; `new_database()` gives each test its own empty database."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, durable: bool = False) -> None:
+        """`durable`: fsync on, as in production (benchmarks); the tests run with it off."""
         self.bindir = bindir
         self.port = free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="findesk-pg-"))
@@ -47,9 +48,11 @@ class Cluster:
         if self._as_root:
             shutil.chown(self.folder, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "findesk", "-E", "UTF8", "--no-sync")
-        # fsync off: a test cluster need not survive a power cut, and the disk is shared by many agents.
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
+        # fsync off for tests: a test cluster need not survive a power cut, and the disk is shared.
+        self.options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not durable:
+            self.options += " -c fsync=off"
+        self.start()
 
     def _run(self, program: str, *args: str) -> None:
         command = [str(self.bindir / program), *args]
@@ -72,8 +75,7 @@ class Cluster:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", self.options, "-w", "-t", "60", "start")
 
     def destroy(self) -> None:
         try:

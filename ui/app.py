@@ -2,7 +2,7 @@
 
     /chat/     customer chat (anonymous)          /api/...       JSON API (OpenAPI at /docs, /openapi.json)
     /desk/     agent desk (role agent)            /login         staff sign-in
-    /console/  operator console (role operator)
+    /console/  operator console (role operator)   /widget.js     the embeddable chat button (ui/widget.py)
 
 Each page is its own gr.Blocks, so the customer page's API (what gradio_client or a raw HTTP call can reach)
 contains only customer functions; the staff pages are behind `StaffGate` and Gradio's auth_dependency.
@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 import gradio as gr
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, RedirectResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from agent.services import Services
 from agent.settings import Settings
@@ -26,12 +27,14 @@ from ui.api import api_router, install_error_handlers
 from ui.auth import UserStore
 from ui.chat_page import build_chat_page
 from ui.console_page import build_console_page
+from ui.csrf import CsrfGuard
 from ui.desk_page import build_desk_page
-from ui.login import StaffGate, auth_dependency, login_router
+from ui.login import COOKIE, StaffGate, auth_dependency, login_router
 from ui.rate_limits import RateLimits
 from ui.security_headers import SecurityHeaders
 from ui.upload_gate import UploadGate
 from ui.uploads import AUDIO_TYPES, FAQ_FILE_TYPES, IMAGE_TYPES, Uploads
+from ui.widget import widget_router
 
 log = logging.getLogger("findesk.ui")
 
@@ -74,12 +77,17 @@ def build_app(
     install_error_handlers(app)
     limits = RateLimits(settings.security)  # chat turns and handoff requests, per conversation and per address
     app.include_router(api_router(services, users, limits))
-    app.include_router(login_router(users))
-    # Middleware runs outermost-last-added: staff check first, then the upload gate.
+    app.include_router(login_router(users, secure_cookies=settings.web.secure_cookies))
+    app.include_router(widget_router(settings.web))
+    # The last added runs first: headers on every answer, then the CSRF check, the staff check, the upload gate.
     accepted = {"/chat": IMAGE_TYPES + AUDIO_TYPES, "/desk": AUDIO_TYPES, "/console": FAQ_FILE_TYPES}
     app.add_middleware(UploadGate, uploads=uploads, accepted=accepted)
     app.add_middleware(StaffGate, users=users)
+    app.add_middleware(CsrfGuard, cookie=COOKIE)
     app.add_middleware(SecurityHeaders, embedding_origins=settings.web.embedding_origins)
+    # First of all: the client address and scheme from X-Forwarded-For/-Proto, believed only from trusted proxies
+    # (upload limits, rate limits and the Secure cookie depend on them). `findesk serve` turns uvicorn's off.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.web.trusted_proxies))
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

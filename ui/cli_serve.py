@@ -79,7 +79,14 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                   "API /docs · ready when /readyz says so")  # fmt: skip
         app = build_app(settings, services=services, warm_up=warm_up)
         # SIGTERM/Ctrl-C: stop accepting, let in-flight turns finish (up to the grace period), then close.
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", timeout_graceful_shutdown=20)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            timeout_graceful_shutdown=20,
+            proxy_headers=False,
+        )  # the app applies FINDESK_WEB__TRUSTED_PROXIES itself (ui/app.py)
 
     @user_app.command("add")
     def user_add(

@@ -131,8 +131,13 @@ def _safe_next(target: str, role: str) -> str:
     return next(prefix + "/" for prefix, page_role in STAFF_PAGES.items() if page_role == role)
 
 
-def login_router(users: UserStore, *, secure_cookie: bool = False) -> APIRouter:
+def login_router(users: UserStore, *, secure_cookies: bool | None = None) -> APIRouter:
+    """/login and /logout. `secure_cookies` None: the cookie is Secure when the request came over HTTPS (the
+    scheme as ProxyHeadersMiddleware set it from a trusted proxy's X-Forwarded-Proto; see ui/app.py)."""
     router = APIRouter(include_in_schema=False)
+
+    def secure(request: Request) -> bool:
+        return request.url.scheme == "https" if secure_cookies is None else secure_cookies
 
     @router.get("/login", response_class=HTMLResponse)
     def login_page(next: str = "/desk/") -> str:
@@ -152,10 +157,10 @@ def login_router(users: UserStore, *, secure_cookie: bool = False) -> APIRouter:
         user = users.user_for_token(token)
         assert user is not None
         response = RedirectResponse(_safe_next(next, user.role), status_code=303)
-        # SameSite=Strict: a cross-site page cannot make the browser send it, so cookie-authenticated POSTs
-        # are not forgeable (no CSRF tokens needed); HttpOnly keeps it away from page scripts.
+        # SameSite=Strict: a cross-site page cannot make the browser send it (other origins of the same site
+        # are refused by ui.csrf); HttpOnly keeps it away from page scripts; Secure keeps it off plain HTTP.
         response.set_cookie(
-            COOKIE, token, max_age=SESSION_HOURS * 3600, httponly=True, samesite="strict", secure=secure_cookie
+            COOKIE, token, max_age=SESSION_HOURS * 3600, httponly=True, samesite="strict", secure=secure(request)
         )
         return response
 
@@ -170,7 +175,7 @@ def login_router(users: UserStore, *, secure_cookie: bool = False) -> APIRouter:
         if token:
             users.revoke(token)
         response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(COOKIE)
+        response.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=secure(request))
         return response
 
     return router

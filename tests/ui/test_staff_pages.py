@@ -102,7 +102,7 @@ def test_operator_edits_an_entry_with_version_checks(console: ConsoleHandlers) -
 
 def test_try_a_query_shows_every_score_and_the_route(console: ConsoleHandlers) -> None:
     verdict, rows = console.try_query("how do I activate my card", _as("olga"))
-    assert "Route: answer" in verdict
+    assert "Route: answer" in verdict and "P(top entry answers it)" in verdict
     assert rows[0][1] == "cards-activation"
     assert all(cell != "–" for cell in rows[0][4:7])  # dense, lexical and fused scores all present
     urgent, _ = console.try_query("I lost my debit card", _as("olga"))

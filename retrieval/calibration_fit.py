@@ -1,0 +1,344 @@
+"""Fit the calibrated decision on the operator's own FAQ: held-out phrasings and held-out entries.
+
+Every bank brings its own FAQ, so the decision is learnt from it, not from our data. In each of
+`FOLDS` x `ROUNDS` views of the FAQ, a random fifth of the topics (an entry and its `pair:`
+translation are one topic) are targets:
+- most target topics lose one phrasing per entry; searching with it must find the topic (label: was the
+  top entry right, and was a right entry among the "did you mean" choices);
+- the rest are removed whole; searching with their phrasings must NOT find a confident answer (label 0).
+Held-out searches run the production ranking (retrieval.hybrid.hybrid_search) against copies of the live
+indexes with the targets taken out, so their signals are what a real search of that question would see.
+No text is re-embedded except the held-out queries (as queries; cached between refits).
+
+Large FAQs are subsampled (at most `MAX_TARGET_TOPICS` target topics per round), which bounds a refit at
+a few thousand searches; the 206-entry default FAQ refits in seconds on 2 cores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import time
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.calibration import Calibration, LanguageModel, Logistic
+from retrieval.dense_channel import DenseChannel
+from retrieval.dense_index import DenseIndex
+from retrieval.hybrid import FusionOptions, hybrid_search
+from retrieval.lexical_index import LexicalIndex
+from retrieval.signals import FEATURES, EntryWords, Vocabulary, entry_tokens, signals
+from retrieval.types import FaqEntry
+
+log = logging.getLogger(__name__)
+FOLDS = 5
+ROUNDS = 5  # 3 left the cut-offs depending on which phrasings were drawn (zh: 0.53 vs 0.80)
+NEGATIVE_SHARE = 0.3  # of target topics removed whole
+NEGATIVE_PHRASINGS = 2  # queries per removed entry
+MAX_TARGET_TOPICS = 400  # per round; bounds the cost of a refit on a large FAQ
+MIN_ANSWERED = 0.4  # see cutoff(): the fallback answers at least this share of the right held-out searches
+MIN_EXAMPLES = 40  # per language, with at least 5 of each label, to fit a model of its own
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    answer_precision: float = 0.85
+    clarify_precision: float = 0.7
+    unanswerable_share: float = 0.35  # share of unanswerable questions assumed in the traffic
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Example:
+    language: str
+    topic: str
+    features: np.ndarray
+    top_right: bool
+    in_choices: bool
+    answerable: bool
+
+
+def topic_of(entry: FaqEntry) -> str:
+    return next((tag for tag in entry.tags if tag.startswith("pair:")), entry.id)
+
+
+class QueryVectors:
+    """Held-out phrasings embedded as queries, per embedder, kept between refits (edits add a few)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def get(self, channel: DenseChannel, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        missing = list(dict.fromkeys(t for t in texts if (channel.name, t) not in self._cache))
+        for start in range(0, len(missing), 64):
+            batch = missing[start : start + 64]
+            for text, vector in zip(batch, channel.embedder.embed(batch, kind="query"), strict=True):
+                self._cache[(channel.name, text)] = vector
+        return {t: self._cache[(channel.name, t)] for t in texts}
+
+
+@dataclass
+class _View:
+    """Copies of the live indexes that one fold edits (targets out) and then restores."""
+
+    dense: list[DenseIndex]
+    lexical: LexicalIndex
+    entries: dict[str, FaqEntry]
+    frequency: Counter
+
+
+def held_out_examples(
+    entries: dict[str, FaqEntry],
+    channels: Sequence[DenseChannel],
+    fusion: FusionOptions,
+    *,
+    dense_candidates: int,
+    lexical_candidates: int,
+    vectors: QueryVectors,
+    seed: int = 0,
+) -> list[Example]:
+    rng = random.Random(seed)
+    topics: dict[str, list[FaqEntry]] = {}
+    for entry in sorted(entries.values(), key=lambda e: e.id):
+        topics.setdefault(topic_of(entry), []).append(entry)
+    token_sets = {e.id: set(entry_tokens(e)) for e in entries.values()}
+    view = _View(
+        dense=[_copy(ch.index) for ch in channels],
+        lexical=LexicalIndex(),
+        entries=dict(entries),
+        frequency=Counter(t for tokens in token_sets.values() for t in tokens),
+    )
+    for entry in entries.values():
+        view.lexical.set(entry.id, entry.phrasings)
+    examples: list[Example] = []
+    for _ in range(ROUNDS):
+        names = sorted(topics)
+        rng.shuffle(names)
+        names = names[:MAX_TARGET_TOPICS]
+        for fold in range(FOLDS):
+            targets = names[fold::FOLDS]
+            removed = targets[: round(len(targets) * NEGATIVE_SHARE)]  # a list: set order varies per run
+            held: dict[str, int] = {}
+            for name in targets:
+                if name in removed:
+                    continue
+                for entry in topics[name]:
+                    if len(entry.phrasings) >= 2:
+                        held[entry.id] = rng.randrange(len(entry.phrasings))
+            queries = [(e.phrasings[n], e, True) for e_id, n in held.items() for e in [entries[e_id]]]
+            for name in removed:
+                for entry in topics[name]:
+                    picks = rng.sample(entry.phrasings, min(NEGATIVE_PHRASINGS, len(entry.phrasings)))
+                    queries += [(text, entry, False) for text in picks]
+            changed = _take_out(view, channels, [e for n in removed for e in topics[n]], held, token_sets)
+            examples += _search_all(view, channels, queries, fusion, dense_candidates, lexical_candidates, vectors)
+            _restore(view, channels, changed, token_sets)
+    return examples
+
+
+def _copy(index: DenseIndex) -> DenseIndex:
+    header, blob = index.to_state()
+    return DenseIndex.from_state(header, blob, hnsw_min_vectors=index.hnsw_min_vectors)
+
+
+def _take_out(
+    view: _View,
+    channels: Sequence[DenseChannel],
+    removed: list[FaqEntry],
+    held: dict[str, int],
+    token_sets: dict[str, set[str]],
+) -> list[FaqEntry]:
+    changed = removed + [view.entries[e] for e in held]
+    for entry in removed:
+        for dense in view.dense:
+            if entry.id in dense:
+                dense.remove(entry.id)
+        view.lexical.remove(entry.id)
+        view.entries.pop(entry.id)
+        view.frequency.subtract(token_sets[entry.id])
+    for entry_id, n in held.items():
+        entry = view.entries[entry_id]
+        kept = [p for i, p in enumerate(entry.phrasings) if i != n]
+        smaller = dataclasses.replace(entry, question=kept[0], alternates=tuple(kept[1:]), version=-1)
+        for channel, dense in zip(channels, view.dense, strict=True):
+            if entry_id in dense:
+                vectors = channel.index.entry_vectors(entry_id)
+                dense.remove(entry_id)
+                dense.add(entry_id, np.delete(vectors, n, axis=0))
+        view.lexical.set(entry_id, kept)
+        view.entries[entry_id] = smaller
+        view.frequency.subtract(token_sets[entry_id] - entry_tokens(smaller))
+    return changed
+
+
+def _restore(
+    view: _View, channels: Sequence[DenseChannel], changed: list[FaqEntry], token_sets: dict[str, set[str]]
+) -> None:
+    for entry in changed:
+        smaller = view.entries.get(entry.id)
+        if smaller is not None:
+            view.frequency.subtract(entry_tokens(smaller))
+        view.frequency.update(token_sets[entry.id])
+        for channel, dense in zip(channels, view.dense, strict=True):
+            if entry.id in dense:
+                dense.remove(entry.id)
+            if entry.id in channel.index:
+                dense.add(entry.id, channel.index.entry_vectors(entry.id))
+        view.lexical.set(entry.id, entry.phrasings)
+        view.entries[entry.id] = entry
+
+
+def _search_all(
+    view: _View,
+    channels: Sequence[DenseChannel],
+    queries: list[tuple[str, FaqEntry, bool]],
+    fusion: FusionOptions,
+    dense_candidates: int,
+    lexical_candidates: int,
+    vectors: QueryVectors,
+) -> list[Example]:
+    vocabulary = Vocabulary({t: c for t, c in view.frequency.items() if c > 0}, len(view.entries))
+    words = EntryWords()
+    served = [_serving(channels, text) for text, _, _ in queries]
+    by_channel: dict[int, list[str]] = {}
+    for (text, _, _), n in zip(queries, served, strict=True):
+        by_channel.setdefault(n, []).append(text)
+    embedded = {n: vectors.get(channels[n], texts) for n, texts in by_channel.items()}
+    out = []
+    for (text, entry, answerable), n in zip(queries, served, strict=True):
+        ranked = hybrid_search(
+            view.dense[n],
+            view.lexical,
+            text,
+            embedded[n][text],
+            fusion,
+            dense_candidates=dense_candidates,
+            lexical_candidates=lexical_candidates,
+        )
+        ranked = [r for r in ranked if r.entry_id in view.entries]
+        features = signals(text, ranked, view.entries, vocabulary, words)
+        shown = _first_topics([topic_of(view.entries[r.entry_id]) for r in ranked], 3)
+        target = topic_of(entry)
+        out.append(
+            Example(
+                language="zh" if channels[n].role == "zh" else "en",
+                topic=target,
+                features=features,
+                top_right=answerable and bool(shown) and shown[0] == target,
+                in_choices=answerable and target in shown,
+                answerable=answerable,
+            )
+        )
+    return out
+
+
+def _serving(channels: Sequence[DenseChannel], query: str) -> int:
+    return next((n for n, ch in enumerate(channels) if n and ch.serves(query)), 0)
+
+
+def _first_topics(topics: list[str], k: int) -> list[str]:
+    return list(dict.fromkeys(topics))[:k]
+
+
+# --- fitting -------------------------------------------------------------------------------------
+
+
+def fit(examples: Sequence[Example], settings: FitSettings, fingerprint: str) -> Calibration:
+    started = time.perf_counter()
+    languages: dict[str, LanguageModel] = {}
+    groups = {lang: [e for e in examples if e.language == lang] for lang in sorted({e.language for e in examples})}
+    pooled = None
+    for language, rows in groups.items():
+        if _fittable(rows):
+            languages[language] = _fit_language(rows, settings)
+        else:  # too few of this language's searches: share a model fitted on all of them
+            pooled = pooled or (_fit_language(examples, settings) if _fittable(examples) else None)
+            if pooled is not None:
+                languages[language] = pooled
+    return Calibration(
+        fingerprint=fingerprint,
+        languages=languages,
+        fitted_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _fittable(rows: Sequence[Example]) -> bool:
+    positives = sum(e.top_right for e in rows)
+    return len(rows) >= MIN_EXAMPLES and positives >= 5 and len(rows) - positives >= 5
+
+
+def _fit_language(rows: Sequence[Example], settings: FitSettings) -> LanguageModel:
+    x = np.stack([e.features for e in rows])
+    answerable = np.array([e.answerable for e in rows])
+    weights = _traffic_weights(answerable, settings.unanswerable_share)
+    groups = np.array([zlib.crc32(e.topic.encode()) % FOLDS for e in rows])
+    answer_y = np.array([e.top_right for e in rows])
+    choices_y = np.array([e.in_choices for e in rows])
+    answer, answer_oof = _logistic(x, answer_y, weights, groups)
+    choices, choices_oof = _logistic(x, choices_y, weights, groups)
+    return LanguageModel(
+        answer=answer,
+        choices=choices,
+        answer_cutoff=cutoff(answer_oof, answer_y, weights, settings.answer_precision),
+        choices_cutoff=cutoff(choices_oof, choices_y, weights, settings.clarify_precision),
+        examples=len(rows),
+        positives=int(answer_y.sum()),
+    )
+
+
+def _traffic_weights(answerable: np.ndarray, unanswerable_share: float) -> np.ndarray:
+    """Weights that make held-out entries `unanswerable_share` of the examples, as in real traffic."""
+    n_pos, n_neg = int(answerable.sum()), int((~answerable).sum())
+    if not n_pos or not n_neg:
+        return np.ones(len(answerable))
+    neg_weight = unanswerable_share / (1 - unanswerable_share) * n_pos / n_neg
+    return np.where(answerable, 1.0, neg_weight)
+
+
+def _logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray, groups: np.ndarray) -> tuple[Logistic, np.ndarray]:
+    """The model fitted on all rows, and out-of-fold probabilities (by topic group) to set cut-offs on."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale = np.where(scale > 1e-9, scale, 1.0)
+    z = (x - mean) / scale
+    oof = np.zeros(len(y))
+    for fold in np.unique(groups):
+        train, test = groups != fold, groups == fold
+        if len(np.unique(y[train])) < 2:
+            oof[test] = float(np.mean(y[train]))
+            continue
+        model = LogisticRegression(C=1.0, max_iter=1000).fit(z[train], y[train], sample_weight=weights[train])
+        oof[test] = model.predict_proba(z[test])[:, 1]
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(z, y, sample_weight=weights)
+    fitted = Logistic(
+        coef=tuple(float(v) for v in model.coef_[0]),
+        intercept=float(model.intercept_[0]),
+        mean=tuple(float(v) for v in mean),
+        scale=tuple(float(v) for v in scale),
+    )
+    assert len(fitted.coef) == len(FEATURES)
+    return fitted, oof
+
+
+def cutoff(probability: np.ndarray, right: np.ndarray, weights: np.ndarray, target: float) -> float:
+    """The lowest probability at which everything scored at or above it was right `target` of the time
+    (weighted). When no such point exists (held-out phrasings of an FAQ full of near-duplicate entries are
+    hard), the most precise cut-off that still answers a tenth of the right searches: precision first."""
+    order = np.argsort(-probability, kind="stable")
+    p, r, w = probability[order], right[order].astype(float), weights[order]
+    precision = np.cumsum(w * r) / np.cumsum(w)
+    ok = np.nonzero(precision >= target)[0]
+    if len(ok):
+        return float(p[int(ok[-1])])
+    enough = np.cumsum(w * r) >= MIN_ANSWERED * max(float(np.sum(w * r)), 1e-9)
+    if not enough.any():
+        return 1.01
+    best = int(np.argmax(np.where(enough, precision, -1.0)))
+    return float(p[best])

@@ -1,0 +1,125 @@
+"""The calibrated answer / clarify / no-answer decision: cut-offs, signals, the saved model, and the real
+default FAQ answering, asking back and refusing in English and Chinese, refitted after an edit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.calibration import Calibration, LanguageModel, Logistic
+from retrieval.calibration_fit import cutoff
+from retrieval.config import RetrievalConfig
+from retrieval.hybrid import RankedEntry
+from retrieval.knowledge_base import KnowledgeBase
+from retrieval.signals import FEATURES, EntryWords, Vocabulary, signals
+from retrieval.types import FaqEntry
+from tests.retrieval.models import minilm
+
+
+def test_cutoff_is_the_lowest_probability_that_keeps_the_target_precision() -> None:
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
+    right = np.array([1, 1, 0, 1, 0])
+    ones = np.ones(5)
+    assert cutoff(p, right, ones, 0.75) == 0.6  # the top four are right 3 of 4 times
+    assert cutoff(p, right, ones, 0.9) == 0.8
+    # weights stand for traffic: a heavier wrong answer at 0.7 pushes the cut-off above it
+    assert cutoff(p, right, np.array([1, 1, 5, 1, 1]), 0.75) == 0.8
+
+
+def test_cutoff_falls_back_to_the_most_precise_point_when_the_target_is_out_of_reach() -> None:
+    p = np.array([0.9, 0.8, 0.7, 0.6])
+    right = np.array([0, 1, 1, 1])  # never 99% precise; answering the top four is the most precise choice
+    assert cutoff(p, right, np.ones(4), 0.99) == 0.6
+    assert cutoff(p, np.zeros(4), np.ones(4), 0.9) == 1.01  # nothing right: never answer
+
+
+def _model(answer_cutoff: float = 0.8, choices_cutoff: float = 0.5) -> Calibration:
+    n = len(FEATURES)
+    dense_only = Logistic(coef=(10.0,) + (0.0,) * (n - 1), intercept=0.0, mean=(0.5,) * n, scale=(1.0,) * n)
+    model = LanguageModel(dense_only, dense_only, answer_cutoff, choices_cutoff, examples=100, positives=60)
+    return Calibration("f" * 16, {"en": model}, "2026-12-01T00:00:00Z", 0.1)
+
+
+def test_routes_follow_the_probabilities_and_the_saved_model_loads_back(tmp_path: Path) -> None:
+    calibration = _model()
+    x = np.zeros(len(FEATURES))
+    high, mid, low = (np.where(np.arange(len(FEATURES)) == 0, v, 0.0) for v in (1.0, 0.5, 0.2))
+    assert calibration.decide(high, "en", 3).route == "answer"  # p = sigmoid(10 * (1 - 0.5)) ~ 0.99
+    assert calibration.decide(mid, "en", 3).route == "clarify"  # p = 0.5: below 0.8, at the choices cut-off
+    assert calibration.decide(mid, "en", 1).route == "no_answer"  # one topic is no choice
+    assert calibration.decide(low, "zh", 3).route == "no_answer"  # no zh model: the en one serves
+    assert 0 < calibration.decide(x, "en", 3).probability < 0.01
+    calibration.save(tmp_path)
+    assert Calibration.load(tmp_path) == calibration
+    data = json.loads((tmp_path / "calibration.json").read_text())
+    (tmp_path / "calibration.json").write_text(json.dumps({**data, "features": ["dense"]}))
+    assert Calibration.load(tmp_path) is None  # made for other signals: refit, don't misread
+    (tmp_path / "calibration.json").write_text("{not json")
+    assert Calibration.load(tmp_path) is None
+
+
+def _entry(entry_id: str, question: str, answer: str, language: str = "zh") -> FaqEntry:
+    return FaqEntry(id=entry_id, question=question, answer=answer, language=language)
+
+
+def test_a_rare_query_word_missing_from_the_top_entry_is_a_signal() -> None:
+    limits = _entry("limits", "银行卡每天能刷多少钱？限额可以调整吗？", "在 App 的卡片设置里调整每日消费与取现限额。")
+    entries = {
+        "limits": limits,
+        "fees": _entry("fees", "账户每月要收管理费吗？", "普通账户不收月费。"),
+        "fx": _entry("fx", "用外币付款要收手续费吗？", "外币消费按卡组织汇率结算。"),
+    }
+    vocabulary = Vocabulary.build(entries.values())
+    top = [RankedEntry("limits", 1.0, 0.9, 1, 0, 2.0, 1)]
+    unknown = signals("信用卡年费多少钱", top, entries, vocabulary, EntryWords())
+    known = signals("银行卡限额能调整吗", top, entries, vocabulary, EntryWords())
+    unmatched, matched = FEATURES.index("unmatched_idf"), FEATURES.index("matched_idf")
+    assert unknown[unmatched] > 0.9 and known[unmatched] < unknown[unmatched]  # 年费: no entry says it
+    assert known[matched] > unknown[matched]
+
+
+@pytest.mark.slow
+def test_the_default_faq_answers_asks_back_and_refuses_and_refits_after_an_edit(tmp_path: Path) -> None:
+    config = RetrievalConfig(persist_delay_s=0, calibration_delay_s=0.2)
+    kb = KnowledgeBase.open(tmp_path, config, embedder=minilm())
+    try:
+        kb.ensure_default_faq()
+        assert kb.calibrator is not None and kb.calibrator.wait(900)
+        fitted = kb.calibrator.calibration
+        assert fitted is not None and set(fitted.languages) == {"en", "zh"}
+        expected = {
+            "How do I activate my new card?": ("answer", "cards-activation"),
+            "transfer": ("clarify", None),
+            "Is there a limit when using auto top-up?": ("no_answer", None),
+            "新卡怎么激活啊": ("answer", "cards-activation-zh"),
+            "密码": ("clarify", None),
+            "信用卡年费多少钱": ("no_answer", None),
+        }
+        for query, (route, top) in expected.items():
+            result = kb.search(query)
+            assert result.route == route, (query, result.reason)
+            assert result.probability is not None and (top is None or result.hits[0].entry_id == top)
+        before = kb.search("信用卡年费多少钱").probability
+        assert before is not None
+
+        kb.add(
+            _entry("credit-card-annual-fee", "信用卡年费多少钱？", "白金信用卡年费 600 元，刷卡满 6 次免次年年费。"),
+            actor="test",
+        )
+        assert kb.search("信用卡年费多少钱").hits[0].entry_id == "credit-card-annual-fee"  # searchable at once
+        assert kb.calibrator.wait(900)
+        refitted = kb.calibrator.calibration
+        assert refitted is not None and refitted.fingerprint != fitted.fingerprint
+        assert Calibration.load(tmp_path / "index") == refitted  # saved beside the index files
+        assert kb.search("信用卡年费多少钱").probability > before  # the rare word now matches its entry
+    finally:
+        kb.close()
+    reopened = KnowledgeBase.open(tmp_path, config, embedder=minilm())
+    try:  # a restart reuses the saved model for the unchanged FAQ: no refit pending
+        assert reopened.calibrator is not None and reopened.calibrator.wait(0)
+        assert reopened.calibrator.calibration == refitted
+    finally:
+        reopened.close()
