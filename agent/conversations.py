@@ -12,10 +12,11 @@ import hmac
 import json
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -119,6 +120,17 @@ class HandoffStateError(AgentError):
     pass
 
 
+EventSink = Callable[[str, dict[str, Any]], None]
+
+
+def handoff_event(handoff: Handoff) -> dict[str, Any]:
+    """A handoff as a webhook receiver sees it (texts already PII-redacted; no messages, no sentiment)."""
+    fields = ("session_id", "status", "priority", "reason", "summary", "created_at", "updated_at", "language")
+    data: dict[str, Any] = {name: getattr(handoff, name) for name in fields}
+    data["agent"] = handoff.claimed_by
+    return data
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -130,9 +142,11 @@ class ConversationStore:
     then opens, migrates and closes it itself).
     """
 
-    def __init__(self, database: Database | Path) -> None:
+    def __init__(self, database: Database | Path, *, on_event: EventSink | None = None) -> None:
         self._owns_db = not isinstance(database, Database)
         self.db = database if isinstance(database, Database) else open_database(f"sqlite:///{Path(database)}")
+        # Told "handoff.created" and "conversation.resolved" once committed (the webhooks, agent/webhooks.py).
+        self._on_event = on_event or (lambda _event, _data: None)
 
     def close(self) -> None:
         if self._owns_db:
@@ -276,6 +290,7 @@ class ConversationStore:
                 "updated_at": now,
                 "claimed_by": "",
             }
+            created = row is None or row.status == "resolved"
             if row is None:
                 conn.execute(sa.insert(conv_handoffs).values(session_id=session_id, **fresh))
             elif row.status == "resolved":
@@ -286,6 +301,8 @@ class ConversationStore:
                 conn.execute(sa.update(conv_handoffs).where(where).values(update))
         handoff = self.handoff(session_id)
         assert handoff is not None
+        if created:
+            self._on_event("handoff.created", handoff_event(handoff))
         return handoff
 
     def handoff(self, session_id: str) -> Handoff | None:
@@ -328,6 +345,8 @@ class ConversationStore:
             conn.execute(sa.update(conv_handoffs).where(where).values(status=to, claimed_by=agent, updated_at=_now()))
         handoff = self.handoff(session_id)
         assert handoff is not None
+        if to == "resolved":
+            self._on_event("conversation.resolved", handoff_event(handoff))
         return handoff
 
     @staticmethod

@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from agent.citations import check_citations
 from agent.conversations import ConversationStore, Handoff, StoredMessage
@@ -26,10 +27,12 @@ from agent.generators.extractive import ExtractiveGenerator
 from agent.grounding import ReplyVerifier, verification_note
 from agent.language import detect_language
 from agent.message_checks import check_language, check_message_text
+from agent.opening_hours import OpeningHours, QueueStatus, handoff_notice
 from agent.policy import History, decide, distinct_topics, topic_key
 from agent.prompts import ChatTurn, Prompt, build_prompt
 from agent.sentiment import SentimentAnalyzer, fuse, fuse_voice
 from agent.settings import AgentConfig
+from agent.small_talk import small_talk_kind, small_talk_reply
 from agent.summary import handoff_summary
 from agent.tone import ToneSplitter
 from agent.types import Decision, Reply, ReplyDelta, Route, Screenshot, Sentiment, SentimentLabel, Turn, VoiceTone
@@ -43,12 +46,8 @@ log = logging.getLogger(__name__)
 CONTEXT_WORDS = 4  # a follow-up this short ("and abroad?") is searched together with the previous message
 MAX_OCR_QUERY_CHARS = 600  # screenshot text beyond this dilutes the query more than it helps
 
-# What the customer sees beside the model's words, by route and language.
+# What the customer sees beside the model's words, by route and language (handoffs: agent/opening_hours.py).
 NOTES = {
-    "handoff": {
-        "en": "I'm passing this conversation to a member of our team; they will reply here shortly.",
-        "zh": "我已将本次对话转给人工客服，客服人员稍后会在这里回复您。",
-    },
     "no_answer": {
         "en": 'I couldn\'t find this in our FAQ. You can rephrase, or press "Talk to a person" and a member of '
         "our team will help.",
@@ -107,9 +106,13 @@ class Agent:
         transcribe: Callable[[bytes], Transcript],
         read_screenshot: Callable[[bytes], Screenshot],
         config: AgentConfig,
+        opening_hours: OpeningHours | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         hear_voice: Callable[[bytes], VoiceFeatures] | None = None,
     ) -> None:
         self.knowledge_base = knowledge_base
+        self.opening_hours = opening_hours or OpeningHours()
+        self.clock = clock  # tests set a fixed one: what the customer is told depends on the hour
         self.conversations = conversations
         self.sentiment = sentiment
         self.generator = generator
@@ -155,11 +158,19 @@ class Agent:
                 assert handoff is not None
                 decision = Decision(Route.HANDOFF, f"{handoff.claimed_by} is handling this conversation")
             else:
+                counted = [m for m in earlier if m.route != Route.SMALL_TALK]  # small talk never leads to a handoff
                 history = History(
-                    sentiments=tuple(m.sentiment for m in earlier if m.sentiment),
-                    routes=tuple(m.route or "" for m in earlier),
+                    sentiments=tuple(m.sentiment for m in counted if m.sentiment),
+                    routes=tuple(m.route or "" for m in counted),
                 )
-                decision = decide(heard.text or heard.ocr_text, result, sentiment, history, self.config)
+                decision = decide(
+                    heard.text or heard.ocr_text,
+                    result,
+                    sentiment,
+                    history,
+                    self.config,
+                    has_screenshot=heard.screenshot is not None,
+                )
 
         customer_message = self.conversations.add_message(
             turn.session_id,
@@ -183,6 +194,12 @@ class Agent:
         text, generator, reason = "", "none", decision.reason
         if with_person:
             pass
+        elif decision.route is Route.SMALL_TALK:
+            kind = small_talk_kind(heard.text)
+            assert kind is not None
+            text, generator = small_talk_reply(kind, heard.language), "small_talk"
+            passages = []  # nothing from the FAQ was used, so nothing may be cited
+            yield ReplyDelta(text)
         elif decision.route is Route.CLARIFY:
             text, generator = clarify_text(passages[:3], heard.language), "clarify"
             yield ReplyDelta(text)
@@ -206,7 +223,12 @@ class Agent:
                 self.conversations.update_sentiment(customer_message.id, sentiment)
 
         spoken_for = with_person or decision.route is Route.CLARIFY  # the choices already say what comes next
-        note = "" if spoken_for else NOTES.get(str(decision.route), {}).get(heard.language, "")
+        if spoken_for:
+            note = ""
+        elif decision.route is Route.HANDOFF:  # their place in the queue, or when a person will reply
+            note = self.handoff_notice(turn.session_id, heard.language)
+        else:
+            note = NOTES.get(str(decision.route), {}).get(heard.language, "")
         if note:
             addition = f"\n\n{note}" if text else note
             text += addition
@@ -327,15 +349,24 @@ class Agent:
         sentiment = next((m.sentiment for m in reversed(earlier) if m.sentiment), NEUTRAL)
         decision = Decision(Route.HANDOFF, reason, 1)
         result = self.knowledge_base.search(latest) if earlier else None
-        self.conversations.add_message(
-            session_id, "system", NOTES["handoff"][language], route=Route.HANDOFF, reason=reason
-        )
-        return self.conversations.request_handoff(
+        handoff = self.conversations.request_handoff(
             session_id,
             reason=reason,
             priority=decision.priority,
             summary=handoff_summary(latest, [m.text for m in earlier[:-1]], sentiment, decision, result, language),
         )
+        notice = self.handoff_notice(session_id, language)
+        self.conversations.add_message(session_id, "system", notice, route=Route.HANDOFF, reason=reason)
+        return handoff
+
+    def queue_status(self, session_id: str) -> QueueStatus:
+        """The conversation's place among those waiting for a person, and when the team is next in."""
+        waiting = [h.session_id for h in self.conversations.queue(("waiting",))]
+        position = waiting.index(session_id) + 1 if session_id in waiting else 0
+        return QueueStatus(position=position, opens_at=self.opening_hours.opens_at(self.clock()))
+
+    def handoff_notice(self, session_id: str, language: str) -> str:
+        return handoff_notice(self.queue_status(session_id), self.clock(), language)
 
     def suggest(self, session_id: str) -> SearchResult:
         """FAQ entries for the latest customer message: the agent desk's suggested answers."""

@@ -3,17 +3,19 @@
 Rules, first match wins (thresholds are settings in AgentConfig):
 1. Fraud, lost or stolen cards and account takeover: hand over at once with URGENT priority. The
    customer still gets the FAQ's first steps (freeze the card...) while a person is fetched.
-2. The customer asks for a person: hand over.
-3. Sentiment negative for `negative_turns_for_handoff` consecutive turns (this one included), or for
+2. The whole message is small talk (greetings, thanks, goodbyes, "are you a bot?", agent/small_talk.py):
+   a short polite reply. Small-talk turns are left out of the streaks below, so they never lead to a handoff.
+3. The customer asks for a person: hand over.
+4. Sentiment negative for `negative_turns_for_handoff` consecutive turns (this one included), or for
    `upset_turns_for_handoff` when the latest turn shows an upset cue: hand over. Two thresholds because
    a customer describing a problem ("my card was rejected twice") reads as negative without being upset,
    and handing every problem to a person would drown the desk (measured: 41 of our 84 plain FAQ queries
    score <= -0.3).
-4. Retrieval found only a weak match: clarify (offer the top topics; the customer answers with a number).
-5. Retrieval found no good match: no_answer, or hand over once that has happened
+5. Retrieval found only a weak match: clarify (offer the top topics as buttons; typing the number works too).
+6. Retrieval found no good match: no_answer, or hand over once that has happened
    `no_answer_turns_for_handoff` times in a row.
-6. The two best topics score within `clarify_margin`: clarify (offer both).
-7. Otherwise answer.
+7. The two best topics score within `clarify_margin`: clarify (offer both).
+8. Otherwise answer.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from agent.settings import AgentConfig
+from agent.small_talk import small_talk_kind
 from agent.types import Decision, Route, Sentiment
 from retrieval.types import Hit, SearchResult
 
@@ -68,7 +71,10 @@ _URGENT_RE = {topic: re.compile("|".join(patterns), re.IGNORECASE) for topic, pa
 
 @dataclass(frozen=True)
 class History:
-    """What the policy needs to know about earlier customer turns in this conversation, oldest first."""
+    """What the policy needs to know about earlier customer turns in this conversation, oldest first.
+
+    The pipeline leaves small-talk turns out: "thanks" neither extends nor breaks a streak.
+    """
 
     sentiments: tuple[Sentiment, ...] = ()
     routes: tuple[str, ...] = ()
@@ -81,10 +87,23 @@ def urgent_topic(text: str) -> str | None:
     return None
 
 
-def decide(text: str, result: SearchResult, sentiment: Sentiment, history: History, config: AgentConfig) -> Decision:
+def decide(
+    text: str,
+    result: SearchResult,
+    sentiment: Sentiment,
+    history: History,
+    config: AgentConfig,
+    *,
+    has_screenshot: bool = False,
+) -> Decision:
     topic = urgent_topic(text)
     if topic:
         return Decision(Route.HANDOFF, f"{topic}: urgent, handed to a person at once", URGENT)
+
+    # Before the request for a person: "am I talking to a person?" asks what we are, it does not ask for one.
+    # A screenshot makes it a question: "hi" plus an error screenshot is not a greeting.
+    if not has_screenshot and (kind := small_talk_kind(text)):
+        return Decision(Route.SMALL_TALK, f"small talk ({kind})")
 
     if "asks_for_human" in sentiment.cues:
         return Decision(Route.HANDOFF, "the customer asked for a person", NORMAL)

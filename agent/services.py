@@ -13,7 +13,10 @@ from functools import cached_property
 
 import numpy as np
 
+from agent.canned import CannedStore
 from agent.conversations import ConversationStore
+from agent.desk_notes import DeskNotes
+from agent.feedback import FeedbackStore
 from agent.generators import create_generator
 from agent.generators.base import Generator
 from agent.ocr import OcrEngine, load_ocr_engine
@@ -22,6 +25,7 @@ from agent.screenshot import read_screenshot
 from agent.sentiment import SentimentAnalyzer, load_sentiment_analyzer
 from agent.settings import Settings
 from agent.types import Screenshot
+from agent.webhooks import WebhookSender
 from retrieval.database import Database
 from retrieval.errors import StoreUnavailable
 from retrieval.knowledge_base import KnowledgeBase
@@ -64,9 +68,29 @@ class Services:
             return kb
 
     @cached_property
+    def webhooks(self) -> WebhookSender:
+        with self._lock:
+            return WebhookSender(self.settings.webhooks)
+
+    @cached_property
     def conversations(self) -> ConversationStore:
         with self._lock:
-            return ConversationStore(self.database)
+            return ConversationStore(self.database, on_event=self.webhooks.publish)
+
+    @cached_property
+    def desk_notes(self) -> DeskNotes:
+        with self._lock:
+            return DeskNotes(self.database)
+
+    @cached_property
+    def canned(self) -> CannedStore:
+        with self._lock:
+            return CannedStore(self.database)
+
+    @cached_property
+    def feedback(self) -> FeedbackStore:
+        with self._lock:
+            return FeedbackStore(self.database, on_event=self.webhooks.publish)
 
     @cached_property
     def transcriber(self) -> Transcriber:
@@ -99,6 +123,7 @@ class Services:
                 transcribe=self.transcribe,
                 read_screenshot=self.read_screenshot,
                 config=self.settings.agent,
+                opening_hours=self.settings.opening_hours,
                 hear_voice=self.hear_voice,
             )
 
@@ -150,6 +175,8 @@ class Services:
         return Readiness(all(v == "ok" for v in checks.values()), checks)
 
     def close(self) -> None:
+        if "webhooks" in self.__dict__:
+            self.webhooks.close()  # deliveries still waiting for a retry are dropped (agent/webhooks.py)
         if "knowledge_base" in self.__dict__:
             self.knowledge_base.close()
         if "conversations" in self.__dict__:

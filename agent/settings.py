@@ -15,6 +15,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 from sqlalchemy.engine import make_url
 
+from agent.opening_hours import OpeningHours
+from agent.webhooks import WebhookConfig
 from retrieval.config import RetrievalConfig
 from retrieval.database import Database, PoolLimits, database_url, open_database
 from speech.config import SpeechConfig
@@ -204,6 +206,8 @@ class Settings(BaseSettings):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     speech: SpeechConfig = Field(default_factory=SpeechConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
+    opening_hours: OpeningHours = Field(default_factory=OpeningHours)
+    webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     web: WebConfig = Field(default_factory=WebConfig)
 

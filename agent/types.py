@@ -72,6 +72,7 @@ class Route(StrEnum):
     CLARIFY = "clarify"  # ambiguous: offer the top choices
     NO_ANSWER = "no_answer"  # nothing in the FAQ: say so, offer a human
     HANDOFF = "handoff"
+    SMALL_TALK = "small_talk"  # greetings, thanks, goodbyes, "are you a bot?": a polite reply, not an FAQ gap
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,8 @@ class Reply:
     sentiment: Sentiment
     route: Route
     reason: str
-    generator: str  # who wrote the text: "extractive", "openai:<model>", "transformers:<model>", "clarify", "none"
+    # Who wrote the text: "extractive", "openai:<model>", "transformers:<model>", "clarify", "small_talk", "none".
+    generator: str
     language: str
     hits: tuple[Hit, ...] = ()
     transcript: Transcript | None = None

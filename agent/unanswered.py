@@ -1,4 +1,5 @@
-"""Gaps in the FAQ: customer messages that ended in no_answer or handoff, grouped by meaning, biggest first.
+"""Gaps in the FAQ: customer messages that ended in no_answer or handoff, or whose answer got a thumbs down,
+grouped by meaning, biggest first.
 
 The operator console shows each group with its count and one click turns it into a new FAQ entry.
 Grouping uses the knowledge base's own embedder, so "what the FAQ cannot answer" and "what the FAQ
@@ -8,11 +9,12 @@ would match" are measured with the same notion of similarity.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from agent.conversations import StoredMessage
+from agent.conversations import ConversationStore, StoredMessage
+from agent.feedback import FeedbackStore
 from retrieval.embedders.base import Embedder
 
 # Cosine similarity above which two questions count as the same gap. Embedders spread similarities
@@ -31,6 +33,16 @@ class UnansweredGroup:
     last_at: str  # ISO 8601 UTC of the newest message
     routes: tuple[str, ...]  # distinct routes the messages took (no_answer, handoff)
     message_ids: tuple[int, ...]
+
+
+def unanswered_messages(
+    conversations: ConversationStore, feedback: FeedbackStore, limit: int = 200
+) -> list[StoredMessage]:
+    """Questions the bot did not answer (no_answer, handoff) and those whose answer got a thumbs down."""
+    messages = conversations.unanswered(limit)
+    seen = {m.id for m in messages}
+    disliked = [replace(m, route="thumbs_down") for m in feedback.disliked_questions(limit) if m.id not in seen]
+    return messages + disliked
 
 
 def threshold_for(embedder_name: str) -> float:

@@ -152,7 +152,7 @@ def _choices(hits: Sequence[Hit]) -> list[Hit]:
 
 
 def outcome(item: EvalQuery, result: SearchResult, topics: Mapping[str, str]) -> QueryOutcome:
-    right_ids = {item.expected_id, *item.also_ok} - {None}
+    right_ids = {i for i in (item.expected_id, *item.also_ok) if i is not None}
     right_topics = {topics.get(i, i) for i in right_ids}
 
     def right(hit: Hit) -> bool:

@@ -14,18 +14,21 @@ import json
 import logging
 import tempfile
 from collections.abc import Callable, Iterator
+from datetime import date
 from itertools import chain
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.security import HTTPBearer
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from agent.conversations import ConversationNotFound, HandoffStateError
 from agent.errors import AgentError, GeneratorError
+from agent.feedback import AlreadyRated
+from agent.reports import build_report, report_csv
 from agent.services import Services
 from agent.types import Reply, ReplyDelta, Turn
 from retrieval.errors import (
@@ -36,9 +39,12 @@ from retrieval.errors import (
     StoreUnavailable,
     VersionConflict,
 )
+from retrieval.types import FaqEntry
 from speech.errors import SpeechError
 from ui.api_models import (
     AgentReplyIn,
+    CsatIn,
+    CsatOut,
     CustomerMessageOut,
     FaqEntryIn,
     FaqEntryOut,
@@ -49,6 +55,7 @@ from ui.api_models import (
     IndexStatusOut,
     MessageOut,
     ReplyOut,
+    ThumbIn,
     handoff_out,
 )
 from ui.auth import User, UserStore
@@ -64,10 +71,14 @@ AfterId = Annotated[int, Query(ge=0, le=2**63 - 1, description="Only messages ne
 NO_SESSION = "Unknown conversation or wrong X-Session-Token: send the session_token from the reply that started it."
 _STATUS = {
     EntryNotFound: 404, ConversationNotFound: 404, EntryExists: 409, VersionConflict: 409, HandoffStateError: 409,
-    GeneratorError: 503, StoreUnavailable: 503,
+    AlreadyRated: 409, GeneratorError: 503, StoreUnavailable: 503,
 }  # fmt: skip
 # Declares the scheme for /docs ("Authorize" button); the check itself is `request_user`.
 bearer = HTTPBearer(auto_error=False, description="A token from `findesk user token NAME`.")
+
+
+def _category(entry: FaqEntry | None) -> str | None:
+    return entry.category if entry else None
 
 
 def _status_for(error: Exception) -> int:
@@ -210,7 +221,26 @@ def api_router(services: Services, users: UserStore, limits: RateLimits) -> APIR
         """The "talk to a person" button."""
         limits.hit("handoff", session_id=session_id, address=client_of(request))
         handoff = services.agent.request_human(session_id)
-        return HandoffStatusOut(session_id=handoff.session_id, status=handoff.status)
+        queue = services.agent.queue_status(handoff.session_id)
+        return HandoffStatusOut(
+            session_id=handoff.session_id,
+            status=handoff.status,
+            queue_position=queue.position,
+            replies_from=queue.opens_at,
+        )
+
+    @router.post("/chat/{session_id}/csat", tags=["chat"], response_model=CsatOut, status_code=201,
+                 responses={409: {"description": "Already rated."},
+                            422: {"description": "Not resolved by a person yet, or a bad score."}})  # fmt: skip
+    def chat_csat(body: CsatIn, session_id: str = own_session) -> CsatOut:
+        """Rate the conversation (once), after a member of our team resolved it."""
+        rating = services.feedback.rate(session_id, body.score, body.comment)
+        return CsatOut(session_id=rating.session_id, score=rating.score, comment=rating.comment, at=rating.at)
+
+    @router.put("/chat/{session_id}/messages/{message_id}/thumb", tags=["chat"], status_code=204)
+    def chat_thumb(message_id: int, body: ThumbIn, session_id: str = own_session) -> None:
+        """Thumbs up or down on one of the bot's answers (a thumbs down counts it as not answered)."""
+        services.feedback.thumb(session_id, message_id, body.value)
 
     # --- agents --------------------------------------------------------------------------------------
 
@@ -239,6 +269,32 @@ def api_router(services: Services, users: UserStore, limits: RateLimits) -> APIR
         return MessageOut.model_validate(services.conversations.add_agent_reply(session_id, user.name, body.text))
 
     # --- operators -----------------------------------------------------------------------------------
+
+    @router.get("/reports", tags=["reports"])
+    def reports(
+        since: date | None = None, until: date | None = None, _user: User = operator_user
+    ) -> dict[str, Any]:  # fmt: skip
+        """Conversations that started in [since, until) (UTC days): the figures of `findesk report --json`."""
+        return _report(since, until)
+
+    @router.get("/reports.csv", tags=["reports"], response_class=PlainTextResponse)
+    def reports_csv(
+        since: date | None = None, until: date | None = None, _user: User = operator_user
+    ) -> PlainTextResponse:
+        attachment = {"Content-Disposition": 'attachment; filename="findesk-report.csv"'}
+        return PlainTextResponse(report_csv(_report(since, until)), media_type="text/csv", headers=attachment)
+
+    @router.get("/canned/export", tags=["canned"], response_class=PlainTextResponse)
+    def canned_export(_user: User = operator_user) -> PlainTextResponse:
+        """The team's canned responses as JSONL (the console's import format)."""
+        attachment = {"Content-Disposition": 'attachment; filename="canned.jsonl"'}
+        return PlainTextResponse(services.canned.export_jsonl(), media_type="application/x-ndjson", headers=attachment)
+
+    def _report(since: date | None, until: date | None) -> dict[str, Any]:
+        if since and until and until <= since:
+            raise HTTPException(422, "until must be after since.")
+        store = services.knowledge_base.store
+        return build_report(services.database, lambda entry_id: _category(store.get(entry_id)), since, until)
 
     kb = lambda: services.knowledge_base  # noqa: E731 - built on first use, not at startup
 

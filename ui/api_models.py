@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,7 +53,7 @@ class ReplyOut(_Out):
     text: str
     citations: list[CitationOut]
     sentiment: SentimentOut
-    route: str = Field(description="answer | clarify | no_answer | handoff")
+    route: str = Field(description="answer | clarify | no_answer | handoff | small_talk")
     reason: str
     generator: str
     language: str
@@ -60,6 +61,9 @@ class ReplyOut(_Out):
     voice_tone: VoiceToneOut | None = Field(None, description="How agitated the voice message sounded.")
     hits: list[HitOut] = []
     timings_ms: dict[str, float] = {}
+    turn_id: int | None = Field(
+        None, description="The stored answer's id, for PUT /api/chat/{session_id}/messages/{turn_id}/thumb."
+    )
 
     @classmethod
     def of(cls, reply: Reply, *, session_token: str | None = None) -> ReplyOut:
@@ -116,10 +120,34 @@ class HandoffOut(_Out):
 class HandoffStatusOut(_Out):
     session_id: str
     status: str
+    queue_position: int = Field(description="1 = next to be picked up; 0 once a person has the conversation.")
+    replies_from: datetime | None = Field(
+        description="Outside opening hours: when a person will reply (the hours' time zone); null while open."
+    )
 
 
 class AgentReplyIn(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
+
+
+class CsatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    score: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy).")
+    comment: str = Field("", max_length=2000, description="Optional, in the customer's words (PII is redacted).")
+
+
+class CsatOut(_Out):
+    session_id: str
+    score: int
+    comment: str
+    at: str
+
+
+class ThumbIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: Literal["up", "down"] | None = Field(description="'up', 'down', or null to take it back.")
 
 
 class FaqEntryOut(_Out):

@@ -2,7 +2,7 @@
 
     /chat/     customer chat (anonymous)          /api/...       JSON API (OpenAPI at /docs, /openapi.json)
     /desk/     agent desk (role agent)            /login         staff sign-in
-    /console/  operator console (role operator)
+    /console/  operator console (role operator)   /widget.js     the embeddable chat button (ui/widget.py)
 
 Each page is its own gr.Blocks, so the customer page's API (what gradio_client or a raw HTTP call can reach)
 contains only customer functions; the staff pages are behind `StaffGate` and Gradio's auth_dependency.
@@ -34,6 +34,7 @@ from ui.rate_limits import RateLimits
 from ui.security_headers import SecurityHeaders
 from ui.upload_gate import UploadGate
 from ui.uploads import AUDIO_TYPES, FAQ_FILE_TYPES, IMAGE_TYPES, Uploads
+from ui.widget import widget_router
 
 log = logging.getLogger("findesk.ui")
 
@@ -77,6 +78,7 @@ def build_app(
     limits = RateLimits(settings.security)  # chat turns and handoff requests, per conversation and per address
     app.include_router(api_router(services, users, limits))
     app.include_router(login_router(users, secure_cookies=settings.web.secure_cookies))
+    app.include_router(widget_router(settings.web))
     # The last added runs first: headers on every answer, then the CSRF check, the staff check, the upload gate.
     accepted = {"/chat": IMAGE_TYPES + AUDIO_TYPES, "/desk": AUDIO_TYPES, "/console": FAQ_FILE_TYPES}
     app.add_middleware(UploadGate, uploads=uploads, accepted=accepted)

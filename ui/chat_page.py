@@ -40,6 +40,8 @@ class ChatState:
     language: str = "en"
     last_seen_id: int = 0  # newest stored message id the page has looked at for agent/system messages
     handed_over: bool = False
+    answers: tuple[tuple[int, int], ...] = ()  # (chat history index, stored answer id): what a thumb refers to
+    asked_rating: bool = False  # the rating buttons are offered once
 
 
 def new_state(request: gr.Request | None = None) -> ChatState:
@@ -61,6 +63,10 @@ def reply_details(reply: Reply) -> dict[str, Any]:
     else:
         body, title = text(lang, "no_sources"), text(lang, "details")
     return {"role": "assistant", "content": body, "metadata": {"title": title, "log": log, "status": "done"}}
+
+
+def _without_options(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in message.items() if k != "options"} if message.get("options") else message
 
 
 def _slow_down(limited: RateLimited, lang: str) -> str:
@@ -93,7 +99,7 @@ class ChatHandlers:
     ) -> Iterator[tuple[Any, ...]]:
         """One customer turn; yields (chatbot, textbox, state, timer, talk button) as the reply streams."""
         state = state or new_state()
-        history = list(history or [])
+        history = [_without_options(m) for m in history or []]  # earlier choices are answered or moot now
         message = message or {}
         words = (message.get("text") or "").strip()
         image = audio = None
@@ -148,13 +154,69 @@ class ChatHandlers:
             # Show the customer what we heard, so a misheard question is easy to spot.
             bubble = f"{text(reply.language, 'voice')}: “{reply.transcript.text.strip()}”"
             history[user_index] = {"role": "user", "content": text_html(bubble)}
+        answers = state.answers
         if reply.text:
             history[-1] = {"role": "assistant", "content": markdown_html(reply.text)}
+            if reply.turn_id is not None:  # its details line below it is the same answer
+                answers += ((len(history) - 1, reply.turn_id), (len(history), reply.turn_id))
+            if str(reply.route) == "clarify":  # "did you mean": one button per choice; typing its number works too
+                history[-1]["options"] = [{"value": str(c.n), "label": f"{c.n}. {c.question}"} for c in reply.citations]
         else:
             history.pop()
-        history.append(reply_details(reply))
+        # "hello" needs no sources line; the choices are their own buttons, and Gradio shows the buttons only
+        # on the last message of a turn.
+        if str(reply.route) not in ("small_talk", "clarify"):
+            history.append(reply_details(reply))
         handed = state.handed_over or str(reply.route) == "handoff"
-        return replace(state, language=language_of(reply.language), handed_over=handed)
+        return replace(state, language=language_of(reply.language), handed_over=handed, answers=answers)
+
+    def choose(
+        self,
+        history: list[dict[str, Any]] | None,
+        state: ChatState | None,
+        option: gr.SelectData,
+        request: gr.Request,
+    ) -> Iterator[tuple[Any, ...]]:
+        """A button in the chat: a "did you mean" choice (the same turn as typing its number), "talk to a person"
+        after a thumbs down, or a rating after our team resolved the conversation."""
+        value = str(option.value)
+        if value == "talk":
+            history, state, timer = self.talk_to_person([_without_options(m) for m in history or []], state)
+            yield history, gr.skip(), state, timer, gr.skip()
+        elif value.startswith("rate:"):
+            yield self.rate(history, state, int(value.removeprefix("rate:"))), gr.skip(), state, gr.skip(), gr.skip()
+        else:
+            yield from self.send({"text": value, "files": []}, history, state, request)
+
+    def thumb(
+        self, history: list[dict[str, Any]] | None, state: ChatState | None, like: gr.LikeData
+    ) -> tuple[Any, ...]:
+        """Thumbs up/down on a bot answer; a thumbs down offers a person. Returns (chatbot, state)."""
+        answer = dict(state.answers).get(like.index) if state is not None and isinstance(like.index, int) else None
+        if state is None or answer is None:
+            return gr.skip(), state  # not one of the bot's answers (our team's messages, notices)
+        value = "up" if like.liked is True else "down" if like.liked is False else None
+        history = [_without_options(m) for m in history or []]
+        try:
+            self.services.feedback.thumb(self._existing(state), answer, value)
+        except Exception as error:
+            history.append({"role": "assistant", "content": text_html(customer_message(error, state.language))})
+            return history, state
+        if value == "down" and not state.handed_over:
+            offer = [{"value": "talk", "label": text(state.language, "talk")}]
+            history.append({"role": "assistant", "content": text(state.language, "not_helpful"), "options": offer})
+        return history, state
+
+    def rate(self, history: list[dict[str, Any]] | None, state: ChatState | None, score: int) -> list[dict[str, Any]]:
+        history = [_without_options(m) for m in history or []]
+        if state is None:
+            return history
+        try:
+            self.services.feedback.rate(self._existing(state), score)
+            history.append({"role": "assistant", "content": text(state.language, "rate_thanks")})
+        except Exception as error:
+            history.append({"role": "assistant", "content": text_html(customer_message(error, state.language))})
+        return history
 
     def talk_to_person(
         self, history: list[dict[str, Any]] | None, state: ChatState | None, request: gr.Request | None = None
@@ -190,6 +252,10 @@ class ChatHandlers:
             return gr.skip(), state, gr.skip()
         if handoff is not None and handoff.status == "resolved":
             history.append({"role": "assistant", "content": text(state.language, "resolved")})
+            if not state.asked_rating and self.services.feedback.can_rate(state.session_id):
+                stars = [{"value": f"rate:{n}", "label": f"{'★' * n} {n}"} for n in range(1, 6)]
+                history.append({"role": "assistant", "content": text(state.language, "rate_prompt"), "options": stars})
+                state = replace(state, asked_rating=True)
             return history, replace(state, handed_over=False), gr.Timer(active=False)
         if state.last_seen_id == before:
             return gr.skip(), state, gr.skip()
@@ -204,6 +270,12 @@ class ChatHandlers:
         if not self._is_own(state):
             raise ConversationNotFound(text(state.language, "session_lost"))
         return state
+
+    def _existing(self, state: ChatState) -> str:
+        """The conversation's id, if the state's token is its secret (thumbs and ratings need one already)."""
+        if not self._is_own(state):
+            raise ConversationNotFound(text(state.language, "session_lost"))
+        return state.session_id
 
     def _is_own(self, state: ChatState) -> bool:
         return self.services.conversations.token_matches(state.session_id, state.token)
@@ -248,8 +320,8 @@ def build_chat_page(services: Services, uploads: Uploads, limits: RateLimits, **
         state = gr.State(None)
         title = gr.Markdown(text("en", "title"))
         # render_markdown=False: messages arrive as safe HTML (ui.safe_html), never through Gradio's Markdown.
-        chatbot = gr.Chatbot(label="FinDesk", height=520, elem_id="chat", buttons=["copy"], feedback_options=None,
-                             render_markdown=False)  # fmt: skip
+        chatbot = gr.Chatbot(label="FinDesk", height=520, elem_id="chat", buttons=["copy"],
+                             feedback_options=("Like", "Dislike"), render_markdown=False)  # fmt: skip
         with gr.Row(equal_height=True):
             textbox = gr.MultimodalTextbox(
                 placeholder=text("en", "placeholder"),
@@ -284,6 +356,15 @@ def build_chat_page(services: Services, uploads: Uploads, limits: RateLimits, **
             concurrency_limit=None,  # the agent is thread-safe; generation has its own limits
             show_progress="hidden",
         )
+        chatbot.option_select(
+            handlers.choose,
+            [chatbot, state],
+            [chatbot, textbox, state, timer, talk],
+            api_visibility="private",  # the same turn as `send` with the number, which is the public way
+            concurrency_limit=None,
+            show_progress="hidden",
+        )
+        chatbot.like(handlers.thumb, [chatbot, state], [chatbot, state], api_visibility="private")
         talk.click(handlers.talk_to_person, [chatbot, state], [chatbot, state, timer], api_name="talk_to_person")
         timer.tick(
             handlers.poll,

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from ui import cli_agent, cli_db, cli_faq, cli_retrieval, cli_sentiment, cli_serve, cli_speech, cli_tone, cli_vision
+from ui import (
+    cli_agent,
+    cli_db,
+    cli_faq,
+    cli_report,
+    cli_retrieval,
+    cli_sentiment,
+    cli_serve,
+    cli_speech,
+    cli_tone,
+    cli_vision,
+)
 
 app = typer.Typer(
     help="FinDesk: a self-hosted multimodal customer-service agent for financial services.",
@@ -16,7 +27,9 @@ eval_app = typer.Typer(
 )
 app.add_typer(eval_app, name="eval")
 
-for module in (cli_faq, cli_retrieval, cli_speech, cli_tone, cli_vision, cli_sentiment, cli_agent, cli_serve, cli_db):
+for module in (
+    cli_faq, cli_retrieval, cli_speech, cli_tone, cli_vision, cli_sentiment, cli_agent, cli_report, cli_serve, cli_db
+):  # fmt: skip
     module.register(app, eval_app)
 
 

@@ -16,11 +16,13 @@ import gradio as gr
 from agent.language import detect_language
 from agent.policy import History, decide
 from agent.services import Services
-from agent.unanswered import group_unanswered, threshold_for
+from agent.unanswered import group_unanswered, threshold_for, unanswered_messages
 from retrieval.embedders import Embedder
 from retrieval.errors import ImportRejected
 from retrieval.types import FaqEntry
 from ui.auth import UserStore
+from ui.console_canned import canned_tab
+from ui.console_reports import reports_tab
 from ui.errors import as_gradio_error
 from ui.login import require_staff, staff_header
 from ui.uploads import FAQ_FILE_TYPES, Uploads
@@ -168,9 +170,8 @@ class ConsoleHandlers:
     def gaps(self, threshold: float, request: gr.Request) -> tuple[list[list[Any]], list[list[str]]]:
         """(report rows, group state): unanswered customer messages grouped by similarity, biggest first."""
         self._operator(request)
-        groups = group_unanswered(
-            self.services.conversations.unanswered(), self.gap_embedder, threshold=threshold or None
-        )
+        messages = unanswered_messages(self.services.conversations, self.services.feedback)
+        groups = group_unanswered(messages, self.gap_embedder, threshold=threshold or None)
         rows = [[g.count, g.sessions, g.question, " | ".join(g.examples[1:]), ", ".join(g.routes), g.last_at[:16]]
                 for g in groups]  # fmt: skip
         return rows, [list(g.examples) for g in groups]
@@ -244,11 +245,14 @@ def build_console_page(services: Services, users: UserStore, uploads: Uploads, *
                 gaps = gr.Dataframe(headers=GAP_HEADERS, interactive=False, wrap=True,
                                     label="Unanswered, grouped (click a row to draft an FAQ entry)")  # fmt: skip
                 gap_groups = gr.State([])
+            reports_tab(services, users)
+            canned_listing = canned_tab(services, users)
 
         form = [entry_id, question, answer, alternates, cat_in, lang_in, tags_in, version]
         filters = [search, category, language]
         listing = {"fn": h.table, "inputs": filters, "outputs": [header, table, category], **hidden}
         page.load(**listing)
+        page.load(**canned_listing)
         page.load(h.status, None, [status], **hidden)
         page.load(h.default_threshold, None, [threshold], **hidden)
         search.submit(**listing)

@@ -18,6 +18,7 @@ from agent.conversations import Handoff, StoredMessage
 from agent.services import Services
 from agent.types import VoiceTone
 from ui.auth import UserStore
+from ui.desk_team import team_panel
 from ui.errors import as_gradio_error
 from ui.i18n import MOOD_ICONS
 from ui.login import require_staff, staff_header
@@ -133,14 +134,22 @@ class DeskHandlers:
         return require_staff(request, self.users, "agent").name
 
     @as_gradio_error
-    def refresh(self, current: str | None, request: gr.Request) -> tuple[Any, ...]:
-        """(header, queue table, conversation picker): the queue, most urgent first."""
+    def refresh(self, current: str | None, request: gr.Request, label: str | None = None) -> tuple[Any, ...]:
+        """(header, queue table, conversation picker): the queue, most urgent first (only `label`, if given)."""
         name = self._agent(request)
         queue = self.services.conversations.queue()
+        if label:
+            labelled = self.services.desk_notes.labels([h.session_id for h in queue])
+            queue = [h for h in queue if label in labelled.get(h.session_id, [])]
         header = staff_header("agent desk", name, f"{len(queue)} open · ")
         choices = queue_choices(self.services, queue)
         keep = current if current in {value for _, value in choices} else None
         return header, queue_rows(self.services, queue), gr.Dropdown(choices=choices, value=keep)
+
+    @as_gradio_error
+    def label_choices(self, request: gr.Request) -> Any:
+        self._agent(request)
+        return gr.Dropdown(choices=["", *self.services.desk_notes.all_labels()])
 
     @as_gradio_error
     def open(self, session_id: str | None, request: gr.Request) -> tuple[Any, ...]:
@@ -227,6 +236,8 @@ def build_desk_page(services: Services, users: UserStore, uploads: Uploads, **bl
                 table = gr.Dataframe(headers=QUEUE_HEADERS, interactive=False, label="Handoff queue", wrap=True,
                                      column_widths=["7%", "12%", "14%", "17%", "25%", "25%"])  # fmt: skip
                 picker = gr.Dropdown(label="Open conversation", choices=[], elem_id="desk-picker")
+                label_filter = gr.Dropdown(label="Only conversations labelled", choices=[""], value="",
+                                           elem_id="desk-label-filter")  # fmt: skip
             with gr.Column(scale=1):
                 summary = gr.Markdown(PICK)
                 with gr.Row():
@@ -247,17 +258,20 @@ def build_desk_page(services: Services, users: UserStore, uploads: Uploads, **bl
                     elem_id="desk-suggestions",
                 )
                 reply = gr.Textbox(label="Reply to the customer", lines=4, elem_id="desk-reply")
+                team, side = team_panel(services, users, current, reply)
                 with gr.Row():
                     dictation = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Dictate")
                     send = gr.Button("Send reply", variant="primary", elem_id="desk-send")
         timer = gr.Timer(REFRESH_SECONDS)
 
         conversation = [current, summary, transcript, shots, suggested, suggestions]
-        page.load(h.refresh, [current], [header, table, picker], **hidden)
-        timer.tick(h.refresh, [current], [header, table, picker], show_progress="hidden", **hidden)
+        page.load(h.refresh, [current, label_filter], [header, table, picker], **hidden)
+        page.load(h.label_choices, None, [label_filter], **hidden)
+        timer.tick(h.refresh, [current, label_filter], [header, table, picker], show_progress="hidden", **hidden)
         # The open transcript follows the customer too, without re-running the suggestion search each tick.
         timer.tick(h.transcript, [current], [transcript], show_progress="hidden", **hidden)
-        picker.input(h.open, [picker], conversation, **hidden)
+        picker.input(h.open, [picker], conversation, **hidden).then(team.side, [current], side, **hidden)
+        label_filter.input(h.refresh, [current, label_filter], [header, table, picker], **hidden)
         for button, action in ((claim, h.claim), (resolve, h.resolve)):
             button.click(action, [current], None, **hidden).then(h.refresh, [current], [header, table, picker],
                                                                    **hidden).then(h.open, [current], conversation,

@@ -8,13 +8,16 @@ import io
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from agent.errors import AgentError, ImageError
 from agent.generators.local_llm import LlamaServer
+from agent.opening_hours import OpeningHours
 from agent.pipeline import Agent
 from agent.policy import URGENT
 from agent.services import Services
@@ -374,3 +377,80 @@ def test_a_screenshot_turn_on_a_text_only_model_is_answered(services: Services, 
     assert _unsupported_claims(services, streamed, reply, "what does this mean?\n" + reply.ocr_text) == []
     assert "unavailable" not in streamed  # the "assistant unavailable" note means the model was never reached
     assert agent.generator.supports_images is False
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("hi", "en", "How can I help"),
+        ("Thanks, that helped!", "en", "You're welcome"),
+        ("are you a bot?", "en", "virtual assistant"),
+        ("你好", "zh", "有什么可以帮您"),
+        ("谢谢，再见", "zh", "再见"),
+    ],
+)
+def test_small_talk_gets_a_polite_reply_in_the_customers_language(
+    services: Services, text: str, language: str, expected: str
+) -> None:
+    streamed, reply = run(services, Turn(new_session(), text))
+    assert reply.route is Route.SMALL_TALK, reply.reason
+    assert reply.language == language and expected in reply.text and streamed == reply.text
+    assert not reply.citations and reply.generator == "small_talk"
+
+
+def test_small_talk_is_not_an_faq_gap_and_never_leads_to_a_handoff(services: Services) -> None:
+    session = new_session()
+    assert services.agent.ask(Turn(session, "What's a good recipe for banana bread?")).route is Route.NO_ANSWER
+    for text in ("hello?", "are you a bot", "thanks", "你好"):
+        assert services.agent.ask(Turn(session, text)).route is Route.SMALL_TALK
+    assert services.conversations.handoff(session) is None
+    gaps = [m.text for m in services.conversations.unanswered() if m.session_id == session]
+    assert gaps == ["What's a good recipe for banana bread?"]
+
+
+def test_a_real_question_that_starts_with_hi_is_searched(services: Services) -> None:
+    reply = services.agent.ask(Turn(new_session(), "hi, how do I activate my new debit card?"))
+    assert reply.route is Route.ANSWER, reply.reason
+    assert reply.citations and reply.citations[0].entry_id.startswith("cards-activat")
+    zh = services.agent.ask(Turn(new_session(), "你好，我的转账怎么还没到账？"))
+    assert zh.route is Route.ANSWER and zh.citations, zh.reason
+
+
+def test_out_of_hours_handoff_says_when_a_person_will_reply_and_waits_in_the_queue(services: Services) -> None:
+    saturday = datetime(2026, 12, 5, 15, 0, tzinfo=ZoneInfo("Europe/London"))
+    weekdays = {day: "09:00-17:00" for day in ("mon", "tue", "wed", "thu", "fri")}
+    agent = Agent(
+        knowledge_base=services.knowledge_base,
+        conversations=services.conversations,
+        sentiment=services.sentiment,
+        generator=services.generator,
+        transcribe=services.transcribe,
+        read_screenshot=services.read_screenshot,
+        config=services.settings.agent,
+        opening_hours=OpeningHours(timezone="Europe/London", sat="", sun="", **weekdays),
+        clock=lambda: saturday,
+    )
+    session = new_session()
+    reply = agent.ask(Turn(session, "I want to talk to a person please"))
+    assert reply.route is Route.HANDOFF
+    assert "away right now: a person will reply from Monday 2026-12-07 09:00 (GMT)" in reply.text
+    assert services.conversations.handoff(session).status == "waiting"  # type: ignore[union-attr]
+
+    button = new_session()
+    services.agent.ask(Turn(button, "My transfer hasn't arrived"))
+    agent.request_human(button)
+    assert "Monday 2026-12-07 09:00" in services.conversations.messages(button)[-1].text
+
+
+def test_inside_hours_the_customer_sees_their_place_in_the_queue(services: Services) -> None:
+    first, second = new_session(), new_session()
+    for session in (first, second):
+        services.agent.ask(Turn(session, "How do I reset my PIN?"))
+    services.agent.request_human(first)
+    services.agent.request_human(second)
+    place = services.agent.queue_status(second).position
+    assert place == services.agent.queue_status(first).position + 1
+    assert f"You are number {place} in the queue." in services.conversations.messages(second)[-1].text
+    services.conversations.claim(first, "alice")
+    assert services.agent.queue_status(first).position == 0
+    assert services.agent.queue_status(second).position == place - 1

@@ -84,7 +84,11 @@ def test_chat_refuses_images_over_the_pixel_limit(live_app: LiveApp) -> None:
 def test_handoff_round_trip_between_customer_and_agent(live_app: LiveApp) -> None:
     client = live_app.client
     session, own = _start(live_app, "My transfer hasn't arrived yet")
-    assert client.post(f"/api/chat/{session}/handoff", headers=own).json()["status"] == "waiting"
+    handed = client.post(f"/api/chat/{session}/handoff", headers=own).json()
+    assert handed["status"] == "waiting" and handed["replies_from"] is None  # always open by default
+    assert handed["queue_position"] == len(
+        client.get("/api/handoffs?status=waiting", headers=live_app.auth("agent")).json()
+    )
 
     queue = client.get("/api/handoffs", headers=live_app.auth("agent")).json()
     mine = next(h for h in queue if h["session_id"] == session)
@@ -164,3 +168,40 @@ def test_openapi_documents_the_api_but_no_gradio_internals(live_app: LiveApp) ->
     assert {"/api/chat", "/api/handoffs", "/api/faq", "/api/faq/import", "/api/handoffs/{session_id}/claim"} <= paths
     assert not any(p.startswith(("/desk", "/console", "/chat/")) for p in paths)
     assert live_app.client.get("/docs").status_code == 200
+
+
+def test_csat_after_resolution_once(live_app: LiveApp) -> None:
+    client = live_app.client
+    session, own = _start(live_app, "My transfer hasn't arrived yet")
+    early = client.post(f"/api/chat/{session}/csat", headers=own, json={"score": 5})
+    assert early.status_code == 422 and "cannot be rated yet" in early.json()["error"]
+    client.post(f"/api/chat/{session}/handoff", headers=own)
+    client.post(f"/api/handoffs/{session}/resolve", headers=live_app.auth("agent"))
+
+    assert client.post(f"/api/chat/{session}/csat", json={"score": 5}).status_code == 401  # no token
+    other, other_token = _start(live_app, "hello")
+    assert client.post(f"/api/chat/{session}/csat", headers=other_token, json={"score": 1}).status_code == 401
+    for bad in ({"score": 0}, {"score": 6}, {"score": "five"}, {"score": 3, "comment": "x" * 2001}, {}):
+        assert client.post(f"/api/chat/{session}/csat", headers=own, json=bad).status_code == 422, bad
+
+    rated = client.post(f"/api/chat/{session}/csat", headers=own, json={"score": 4, "comment": "Quick, thanks"})
+    assert rated.status_code == 201, rated.text
+    assert rated.json()["score"] == 4 and rated.json()["comment"] == "Quick, thanks"
+    again = client.post(f"/api/chat/{session}/csat", headers=own, json={"score": 1})
+    assert again.status_code == 409 and "already been rated" in again.json()["error"]
+    assert live_app.services.feedback.rating(session).score == 4  # type: ignore[union-attr]
+
+
+def test_thumbs_on_an_answer(live_app: LiveApp) -> None:
+    client = live_app.client
+    reply = client.post("/api/chat", data={"text": "Why was my card declined?"}).json()
+    session, own = reply["session_id"], {"X-Session-Token": reply["session_token"]}
+    url = f"/api/chat/{session}/messages/{reply['turn_id']}/thumb"
+    assert client.put(url, headers=own, json={"value": "down"}).status_code == 204
+    assert live_app.services.feedback.thumbs(session) == {reply["turn_id"]: "down"}
+    assert client.put(url, headers=own, json={"value": "meh"}).status_code == 422
+    assert client.put(url, json={"value": "up"}).status_code == 401
+    other, other_token = _start(live_app, "hello")
+    assert client.put(f"/api/chat/{other}/messages/{reply['turn_id']}/thumb", headers=other_token,
+                      json={"value": "up"}).status_code == 404  # fmt: skip
+    assert live_app.services.feedback.thumbs(session) == {reply["turn_id"]: "down"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import gradio as gr
@@ -12,6 +13,8 @@ from agent.errors import AgentError
 from tests.ui.conftest import LiveApp, as_client, stored_upload
 from ui.chat_page import ChatHandlers, ChatState
 from ui.uploads import discard
+
+CLARIFYING = "going to Japan next month, anything I need to do so my card works?"  # a weak match: choices
 
 
 @pytest.fixture()
@@ -114,4 +117,71 @@ def test_handoff_then_agent_reply_then_resolution_reach_the_chat(chat: ChatHandl
 
     live_app.services.conversations.resolve(state.session_id, "alice")
     history, state, timer = chat.poll(history, state)
-    assert "closed" in history[-1]["content"] and timer.active is False and not state.handed_over
+    assert "closed" in history[-2]["content"] and timer.active is False and not state.handed_over
+    assert "rate this conversation" in history[-1]["content"]  # asked once, with 1-5 buttons
+    assert [o["value"] for o in history[-1]["options"]] == [f"rate:{n}" for n in range(1, 6)]
+
+    click = gr.SelectData(target=None, data={"index": 4, "value": "rate:5"})
+    history, _box, state, _timer, _talk = list(chat.choose(history, state, click, as_client()))[-1]
+    assert "Thank you for your rating!" in history[-1]["content"] and "options" not in history[-2]
+    assert live_app.services.feedback.rating(state.session_id).score == 5  # type: ignore[union-attr]
+    again = list(chat.choose(history, state, click, as_client()))[-1][0]
+    assert "already been rated" in again[-1]["content"]
+
+
+def test_did_you_mean_choices_are_buttons_and_a_click_answers(chat: ChatHandlers) -> None:
+    history, _textbox, state, _timer, _talk = _run(chat, {"text": CLARIFYING, "files": []})[-1]
+    offer = history[1]
+    assert "Did you mean" in offer["content"]
+    options = offer["options"]
+    assert [o["value"] for o in options] == [str(n) for n in range(1, len(options) + 1)] and len(options) >= 2
+    assert options[1]["label"].startswith("2. ") and options[1]["label"][3:] in html.unescape(offer["content"])
+
+    click = gr.SelectData(target=None, data={"index": 1, "value": options[1]["value"]})
+    history, _textbox, state, _timer, _talk = list(chat.choose(history, state, click, as_client()))[-1]
+    assert "options" not in history[1]  # answered: the old buttons are gone
+    assert len(history) == 5 and history[2] == {"role": "user", "content": "2"}
+    assert "[1]" in history[3]["content"]
+    assert options[1]["label"][3:] in html.unescape(history[4]["content"])  # the chosen entry is the cited source
+
+
+def test_typing_the_number_still_picks_a_choice(chat: ChatHandlers) -> None:
+    history, _textbox, state, _timer, _talk = _run(chat, {"text": CLARIFYING, "files": []})[-1]
+    label = history[1]["options"][0]["label"][3:]
+    history = _run(chat, {"text": "1", "files": []}, history, state)[-1][0]
+    assert history[-3] == {"role": "user", "content": "1"}
+    assert label in html.unescape(history[-1]["content"])  # the chosen entry is the cited source
+
+
+def test_small_talk_gets_a_plain_polite_reply(chat: ChatHandlers) -> None:
+    history = _run(chat, {"text": "hi", "files": []})[-1][0]
+    assert [m["role"] for m in history] == ["user", "assistant"]  # no sources line under "hello"
+    assert "Hello!" in history[1]["content"]
+
+
+def test_thumbs_down_offers_a_person_and_is_recorded(chat: ChatHandlers, live_app: LiveApp) -> None:
+    history, _box, state = _run(chat, {"text": "How do I activate my new card?", "files": []})[-1][:3]
+    answer_index = 1
+    assert history[answer_index]["content"] and state.answers
+    up = gr.LikeData(target=None, data={"index": answer_index, "value": history[answer_index], "liked": True})
+    same, state = chat.thumb(history, state, up)
+    assert same == history and "options" not in same[-1]  # a thumbs up changes nothing on screen
+    [(answer_id, value)] = live_app.services.feedback.thumbs(state.session_id).items()
+    assert value == "up"
+
+    down = gr.LikeData(target=None, data={"index": answer_index + 1, "value": history[2], "liked": False})
+    history, state = chat.thumb(history, state, down)  # on the answer's details line: the same answer
+    assert live_app.services.feedback.thumbs(state.session_id) == {answer_id: "down"}
+    assert "Sorry that didn" in history[-1]["content"]
+    assert history[-1]["options"] == [{"value": "talk", "label": "🙋 Talk to a person"}]
+
+    talk = gr.SelectData(target=None, data={"index": 0, "value": "talk"})
+    history, _box, state, timer, _talk = list(chat.choose(history, state, talk, as_client()))[-1]
+    assert state.handed_over and timer.active and "options" not in history[-2]
+    assert live_app.services.conversations.handoff(state.session_id).status == "waiting"  # type: ignore[union-attr]
+
+
+def test_a_thumb_on_something_that_is_not_an_answer_is_ignored(chat: ChatHandlers, live_app: LiveApp) -> None:
+    history, _box, state = _run(chat, {"text": "hello", "files": []})[-1][:3]
+    like = gr.LikeData(target=None, data={"index": 0, "value": history[0], "liked": False})
+    assert chat.thumb(history, state, like) == (gr.skip(), state)

@@ -1,0 +1,146 @@
+"""Canned responses: replies the whole team shares, per language, with {customer_name} and {agent_name}.
+
+Operators keep them in the console (add, edit, delete, import and export as JSONL); agents insert one in
+the desk by its shortcut (`/card-frozen`) or from a picker, then edit it before sending.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from string import Formatter
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from agent.errors import AgentError
+from retrieval.database import Database
+
+PLACEHOLDERS = ("customer_name", "agent_name")
+SHORTCUT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+MAX_TEXT_CHARS = 4000
+
+_metadata = sa.MetaData()
+canned_responses = sa.Table(
+    "canned_responses",
+    _metadata,
+    sa.Column("shortcut", sa.Text, primary_key=True),
+    sa.Column("language", sa.Text, primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Text, nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False),
+)
+
+
+class CannedError(AgentError):
+    """Shown to operators: a canned response they tried to save is not valid."""
+
+
+class CannedNotFound(AgentError):
+    pass
+
+
+@dataclass(frozen=True)
+class Canned:
+    shortcut: str  # typed as /shortcut in the desk
+    language: str  # en | zh
+    title: str
+    text: str  # may use {customer_name} and {agent_name}
+    updated_at: str = ""
+    updated_by: str = ""
+
+
+def check(canned: Canned) -> Canned:
+    """The response, trimmed, or CannedError saying what to fix."""
+    shortcut, language = canned.shortcut.strip().lstrip("/").lower(), canned.language.strip().lower()
+    if not SHORTCUT.match(shortcut):
+        raise CannedError(f"The shortcut {canned.shortcut!r} must be lower-case letters, digits, '-' or '_'.")
+    if language not in ("en", "zh"):
+        raise CannedError(f"The language is 'en' or 'zh', not {canned.language!r}.")
+    text = canned.text.strip()
+    if not text or len(text) > MAX_TEXT_CHARS:
+        raise CannedError(f"The text must have 1 to {MAX_TEXT_CHARS} characters.")
+    try:
+        names = {name for _, name, _, _ in Formatter().parse(text) if name is not None}
+    except ValueError as error:
+        raise CannedError(f"The text has an unmatched brace: {error}. Write {{{{ for a literal brace.") from error
+    unknown = sorted(names - set(PLACEHOLDERS))
+    if unknown:
+        raise CannedError(f"Unknown placeholder {unknown[0]!r}; use {{customer_name}} or {{agent_name}}.")
+    return Canned(shortcut, language, canned.title.strip() or shortcut, text, canned.updated_at, canned.updated_by)
+
+
+def fill(canned: Canned, *, customer_name: str, agent_name: str) -> str:
+    return canned.text.format(customer_name=customer_name, agent_name=agent_name)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class CannedStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def list(self, language: str | None = None) -> list[Canned]:
+        query = sa.select(canned_responses).order_by(canned_responses.c.shortcut, canned_responses.c.language)
+        if language:
+            query = query.where(canned_responses.c.language == language)
+        with self.db.read() as conn:
+            return [Canned(**row._mapping) for row in conn.execute(query)]
+
+    def get(self, shortcut: str, language: str) -> Canned | None:
+        """The response for `language`, else the same shortcut in any language."""
+        shortcut = shortcut.strip().lstrip("/").lower()
+        found = [c for c in self.list() if c.shortcut == shortcut]
+        return next((c for c in found if c.language == language), found[0] if found else None)
+
+    def save(self, canned: Canned, *, actor: str, new: bool = False) -> Canned:
+        """Add (new=True: refused if the shortcut exists in that language) or replace one."""
+        with self.db.write() as conn:
+            return self._upsert(conn, check(canned), actor, new)
+
+    def delete(self, shortcut: str, language: str) -> None:
+        key = (canned_responses.c.shortcut == shortcut) & (canned_responses.c.language == language)
+        with self.db.write() as conn:
+            if conn.execute(sa.delete(canned_responses).where(key)).rowcount == 0:
+                raise CannedNotFound(f"No canned response /{shortcut} in {language}.")
+
+    def export_jsonl(self) -> str:
+        keys = ("shortcut", "language", "title", "text")
+        return "".join(json.dumps({k: getattr(c, k) for k in keys}, ensure_ascii=False) + "\n" for c in self.list())
+
+    def import_jsonl(self, data: str, *, actor: str) -> int:
+        """All or nothing: every line is checked before any is saved; returns how many were saved."""
+        rows: list[Canned] = []
+        for number, line in enumerate(data.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                rows.append(check(Canned(item["shortcut"], item["language"], item.get("title", ""), item["text"])))
+            except (ValueError, KeyError, TypeError, AttributeError, CannedError) as error:
+                raise CannedError(f"Line {number}: {error}. Nothing was imported.") from error
+        with self.db.write() as conn:
+            for canned in rows:
+                self._upsert(conn, canned, actor, new=False)
+        return len(rows)
+
+    @staticmethod
+    def _upsert(conn: sa.Connection, canned: Canned, actor: str, new: bool) -> Canned:
+        row = asdict(canned) | {"updated_at": _now(), "updated_by": actor}
+        key = (canned_responses.c.shortcut == canned.shortcut) & (canned_responses.c.language == canned.language)
+        exists = conn.execute(sa.select(canned_responses.c.shortcut).where(key)).first() is not None
+        if new and exists:
+            raise CannedError(f"/{canned.shortcut} already exists in {canned.language}; edit it instead.")
+        if exists:
+            conn.execute(sa.update(canned_responses).where(key).values(row))
+        else:
+            try:
+                conn.execute(sa.insert(canned_responses).values(row))
+            except IntegrityError as error:
+                raise CannedError(f"/{canned.shortcut} was just added by someone else.") from error
+        return Canned(**row)
