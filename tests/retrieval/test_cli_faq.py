@@ -9,12 +9,15 @@ never load a model, and their tests run without one.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
+from agent.settings import load_settings
 from retrieval import dense_channel
 from retrieval.config import RetrievalConfig
 from retrieval.embedders import Embedder
@@ -75,8 +78,11 @@ def run(app: typer.Typer, *args: str, input: str | None = None) -> object:
     return CliRunner().invoke(app, ["faq", *args], input=input)
 
 
-def store_at(data_dir: Path) -> FaqStore:
-    return FaqStore(data_dir / "findesk.sqlite3")
+@contextmanager
+def store_at(data_dir: Path) -> Iterator[FaqStore]:
+    """The store the CLI writes to: SQLite in `data_dir`, or PostgreSQL when the suite runs on it."""
+    with closing(load_settings(data_dir=data_dir).open_database()) as db:
+        yield FaqStore(db)
 
 
 def imported(app: typer.Typer, tmp_path: Path) -> Path:

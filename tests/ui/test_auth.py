@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from typer.testing import CliRunner
 
+from agent.settings import load_settings
 from retrieval.database import Database
 from ui.auth import AuthError, LoginLimits, LoginThrottled, UserStore
 
@@ -100,7 +101,11 @@ def test_cli_user_add_list_token(tmp_path: Path) -> None:
     listed = runner.invoke(app, ["user", "list", "--json", *data])
     assert '"name": "alice"' in listed.stdout and '"role": "agent"' in listed.stdout
     token = runner.invoke(app, ["user", "token", "alice", *data]).stdout.strip()
-    assert UserStore(tmp_path / "findesk.sqlite3", hasher=FAST).user_for_token(token).name == "alice"
+    db = load_settings(data_dir=tmp_path).open_database()  # where the CLI wrote (PostgreSQL when the suite runs on it)
+    try:
+        assert UserStore(db, hasher=FAST).user_for_token(token).name == "alice"
+    finally:
+        db.close()
 
 
 # --- sign-in throttling and the sign-in log (issue #9 item 8) ---------------------------------------------
