@@ -107,6 +107,7 @@ class ReplyVerifier:
     def __init__(self, passages: Sequence[Hit], language: str, customer_text: str = "", instructions: str = "") -> None:
         self.language = language
         self._instructions = _plain(instructions)
+        self._instruction_grams = _grams(self._instructions)
         self._passage_claims = [extract_claims(f"{hit.question}\n{hit.answer}") for hit in passages]
         self._customer = _Facts()
         self._customer.add(extract_claims(customer_text), _FROM_CUSTOMER)
@@ -164,6 +165,11 @@ class ReplyVerifier:
         plain = _plain(sentence)
         if len(plain) >= 5 and plain in self._instructions:  # also a fragment cut off by max_tokens
             return "repeats the assistant's instructions"
+        grams = _grams(plain)
+        if len(grams) >= 3 and len(grams & self._instruction_grams) >= 0.5 * len(grams):  # a near copy
+            return "repeats the assistant's instructions"
+        if _SCAFFOLDING.search(sentence):
+            return "repeats the prompt's passage format"
         return wrong_language(sentence, self.language)
 
     def _fails(self, sentence: str) -> str | None:
@@ -195,6 +201,19 @@ def _plain(text: str) -> str:
     text = _CITATION.sub(" ", normalise(text).lower())
     text = re.sub(r"^\s*\d{1,2}[.)]\s", " ", text, flags=re.MULTILINE)
     return " ".join(text.split())
+
+
+# How the prompt lays out a passage ("[1] (entry cards-lost)", "Q: ...", "A: ..."): never part of an answer.
+_SCAFFOLDING = re.compile(r"\(entry [^)]*\)|^\s*[QA]\s*[:：]", re.MULTILINE)
+
+
+def _grams(plain: str) -> set[str]:
+    """Word 4-grams (character 6-grams for Chinese): near copies share most of them."""
+    words = plain.split()
+    if count_cjk(plain) * 2 > len(plain.replace(" ", "")):
+        text = plain.replace(" ", "")
+        return {text[i : i + 6] for i in range(len(text) - 5)}
+    return {" ".join(words[i : i + 4]) for i in range(len(words) - 3)}
 
 
 def _same_phone(a: str, b: str) -> bool:

@@ -180,3 +180,17 @@ def test_a_reply_that_repeats_the_instructions_shows_none_of_them() -> None:
     assert verifier.shown == "" and "repeats the assistant's instructions" in verifier.removed[0].reason
     kept = verify_reply(echoed + "\nFreeze it in the app [2].", PASSAGES, "en", instructions=rules)
     assert kept.shown == "Freeze it in the app [2]."
+
+
+def test_near_copies_of_the_instructions_and_the_passage_layout_are_removed() -> None:
+    """What Gemma 3 270M actually wrote (benchmarks/generators.md): a reworded rule, then the prompt's layout."""
+    from agent.prompts import SYSTEM_PROMPTS
+
+    reply = (
+        "4. If the passage does not answer the question, say that you do not know and offer to connect the "
+        "customer with a human agent. [1] (entry fees-atm-withdrawal)\nQ: Is it free? Freeze it in the app [2]."
+    )
+    verifier = verify_reply(reply, PASSAGES, "en", instructions=SYSTEM_PROMPTS["en"])
+    assert verifier.shown == "Freeze it in the app [2]."
+    reasons = {r.reason for r in verifier.removed}
+    assert reasons == {"repeats the assistant's instructions", "repeats the prompt's passage format"}
