@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -41,27 +42,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    pytest.importorskip("playwright.sync_api", reason="pip install playwright (its driver ships in the wheel)")
-    if existing := os.environ.get("FINDESK_BROWSER_TEST_URL"):  # a server you started, with alice and olga
-        yield existing.rstrip("/")
-        return
-    data_dir = tmp_path_factory.mktemp("findesk-browser")
-    users = UserStore(data_dir / "findesk.sqlite3")
-    users.add("alice", "agent", PASSWORD)
-    users.add("olga", "operator", PASSWORD)
-    users.close()
+@contextmanager
+def serve_findesk(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`findesk serve` on a free loopback port with `data_dir`; yields its URL once /healthz answers."""
     port = _free_port()
     findesk = shutil.which("findesk", path=str(Path(sys.executable).parent)) or "findesk"
     log = (data_dir / "serve.log").open("wb")
     cmd = [findesk, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)]
-    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 150
+        deadline = time.monotonic() + 400  # a busy shared 2-core machine loads the models slowly
         while True:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"findesk serve did not start:\n{(data_dir / 'serve.log').read_text()[-3000:]}")
@@ -74,6 +65,27 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def skip_without_a_browser() -> None:
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    pytest.importorskip("playwright.sync_api", reason="pip install playwright (its driver ships in the wheel)")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    skip_without_a_browser()
+    if existing := os.environ.get("FINDESK_BROWSER_TEST_URL"):  # a server you started, with alice and olga
+        yield existing.rstrip("/")
+        return
+    data_dir = tmp_path_factory.mktemp("findesk-browser")
+    users = UserStore(data_dir / "findesk.sqlite3")
+    users.add("alice", "agent", PASSWORD)
+    users.add("olga", "operator", PASSWORD)
+    users.close()
+    with serve_findesk(data_dir) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,6 @@ short weekday slot, never today) and one allowed embedding origin, a page on ano
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,16 +22,19 @@ from agent.canned import Canned, CannedStore
 from agent.opening_hours import DAYS
 from retrieval.database import open_database
 from tests.ui.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     WAIT_MS,
     _ask,
     _chat_page,
     _free_port,
     _wait_for_reply,
+    browser,
+    serve_findesk,
+    skip_without_a_browser,
 )
 from ui.auth import UserStore
+
+__all__ = ["browser"]  # test_browser's fixture, launched against this module's own server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -51,9 +50,7 @@ def host_ports() -> tuple[int, int]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, host_ports: tuple[int, int]) -> Iterator[str]:
-    if CHROMIUM is None:
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    pytest.importorskip("playwright.sync_api", reason="pip install playwright (its driver ships in the wheel)")
+    skip_without_a_browser()
     data_dir = tmp_path_factory.mktemp("findesk-browser-chat")
     users = UserStore(data_dir / "findesk.sqlite3")
     users.add("alice", "agent", PASSWORD)
@@ -71,28 +68,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, host_ports: tuple[int, int]
         **{f"FINDESK_OPENING_HOURS__{day.upper()}": "09:00-10:00" if day == open_day else "" for day in DAYS},
         "FINDESK_WEB__EMBEDDING_ORIGINS": f'["http://127.0.0.1:{host_ports[0]}"]',
     }
-    port = _free_port()
-    findesk = shutil.which("findesk", path=str(Path(sys.executable).parent)) or "findesk"
-    log = (data_dir / "serve.log").open("wb")
-    cmd = [findesk, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)]
-    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
-    url = f"http://127.0.0.1:{port}"
-    SERVERS[url] = data_dir
-    try:
-        deadline = time.monotonic() + 400  # a busy shared 2-core machine loads the models slowly
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"findesk serve did not start:\n{(data_dir / 'serve.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        yield url
-    finally:
-        SERVERS.pop(url, None)
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+    with serve_findesk(data_dir, env) as url:
+        SERVERS[url] = data_dir
+        try:
+            yield url
+        finally:
+            SERVERS.pop(url, None)
 
 
 @pytest.fixture(scope="module")
@@ -110,16 +91,6 @@ def bank_sites(server: str, host_ports: tuple[int, int], tmp_path_factory: pytes
     for site in sites:
         site.shutdown()
         site.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser(server: str) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_did_you_mean_choices_are_buttons(browser, server: str) -> None:  # noqa: ANN001
