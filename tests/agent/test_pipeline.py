@@ -177,7 +177,6 @@ def test_a_model_generator_streams_and_its_tone_reading_is_fused(services: Servi
     """A model generator end to end: the real OpenAI-compatible client against a loopback server that speaks
     the streaming protocol and replies with a tone line. Proves the tone line is hidden from the customer and
     fused into the turn's sentiment; it does not prove any real model's judgement of tone."""
-    from agent.generators import create_generator
     from tests.agent.test_generators_openai import ChatServer
 
     chat = ChatServer()
@@ -185,23 +184,7 @@ def test_a_model_generator_streams_and_its_tone_reading_is_fused(services: Servi
     thread = threading.Thread(target=chat.httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        config = services.settings.agent.model_copy(
-            update={
-                "generator": "openai",
-                "openai_base_url": chat.base_url,
-                "openai_model": "test-vlm",
-                "openai_api_key_env": "FINDESK_TEST_OPENAI_KEY",
-            }
-        )
-        agent = Agent(
-            knowledge_base=services.knowledge_base,
-            conversations=services.conversations,
-            sentiment=services.sentiment,
-            generator=create_generator(config),
-            transcribe=services.transcribe,
-            read_screenshot=services.read_screenshot,
-            config=config,
-        )
+        agent = _agent_with_model_server(services, chat.base_url)
         session = new_session()
         streamed, reply = run_agent(agent, Turn(session, "How do I freeze my card in the app?"))
     finally:
