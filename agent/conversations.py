@@ -120,7 +120,9 @@ class HandoffStateError(AgentError):
     pass
 
 
-EventSink = Callable[[str, dict[str, Any]], None]
+# Told (transaction, event, data) inside the transaction that makes the change, so the event is stored with it
+# or not at all (the webhook outbox, agent/webhook_outbox.py).
+EventSink = Callable[[Connection, str, dict[str, Any]], None]
 
 
 def handoff_event(handoff: Handoff) -> dict[str, Any]:
@@ -145,8 +147,8 @@ class ConversationStore:
     def __init__(self, database: Database | Path, *, on_event: EventSink | None = None) -> None:
         self._owns_db = not isinstance(database, Database)
         self.db = database if isinstance(database, Database) else open_database(f"sqlite:///{Path(database)}")
-        # Told "handoff.created" and "conversation.resolved" once committed (the webhooks, agent/webhooks.py).
-        self._on_event = on_event or (lambda _event, _data: None)
+        # Told "handoff.created" and "conversation.resolved" in the transaction that makes them (webhooks).
+        self._on_event = on_event or (lambda _conn, _event, _data: None)
 
     def close(self) -> None:
         if self._owns_db:
@@ -299,10 +301,9 @@ class ConversationStore:
                 raised = max(row.priority, priority)
                 update = {"priority": raised, "summary": redact(summary).text, "updated_at": now}
                 conn.execute(sa.update(conv_handoffs).where(where).values(update))
-        handoff = self.handoff(session_id)
-        assert handoff is not None
-        if created:
-            self._on_event("handoff.created", handoff_event(handoff))
+            (handoff,) = self._handoffs(conn, where)
+            if created:
+                self._on_event(conn, "handoff.created", handoff_event(handoff))
         return handoff
 
     def handoff(self, session_id: str) -> Handoff | None:
@@ -343,10 +344,9 @@ class ConversationStore:
             if to == "claimed" and row.status == "claimed" and row.claimed_by not in ("", agent):
                 raise HandoffStateError(f"{row.claimed_by} has already claimed this conversation.")
             conn.execute(sa.update(conv_handoffs).where(where).values(status=to, claimed_by=agent, updated_at=_now()))
-        handoff = self.handoff(session_id)
-        assert handoff is not None
-        if to == "resolved":
-            self._on_event("conversation.resolved", handoff_event(handoff))
+            (handoff,) = self._handoffs(conn, where)
+            if to == "resolved":
+                self._on_event(conn, "conversation.resolved", handoff_event(handoff))
         return handoff
 
     @staticmethod
