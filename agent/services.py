@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
+from agent.assignment import DeskTeam
 from agent.canned import CannedStore
 from agent.conversations import ConversationStore
 from agent.desk_notes import DeskNotes
@@ -80,9 +81,14 @@ class Services:
             return WebhookDeliverer(self.webhook_outbox)
 
     @cached_property
+    def team(self) -> DeskTeam:
+        with self._lock:
+            return DeskTeam(self.database, capacity=self.settings.desk.agent_capacity)
+
+    @cached_property
     def conversations(self) -> ConversationStore:
         with self._lock:
-            return ConversationStore(self.database, on_event=self.webhook_outbox.add)
+            return ConversationStore(self.database, on_event=self.webhook_outbox.add, assign=self.team.assign_waiting)
 
     @cached_property
     def desk_notes(self) -> DeskNotes:

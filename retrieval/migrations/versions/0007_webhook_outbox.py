@@ -4,8 +4,8 @@
   that causes the event, and a background deliverer on any replica claims due rows (a lease:
   claimed_until, claimed_by), POSTs them and marks them delivered, or schedules a retry, or gives up (failed).
 
-Revision ID: 0006_webhook_outbox
-Revises: 0005_desk
+Revision ID: 0007_webhook_outbox
+Revises: 0006_desk_assign
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_webhook_outbox"
-down_revision = "0005_desk"
+revision = "0007_webhook_outbox"
+down_revision = "0006_desk_assign"
 branch_labels = None
 depends_on = None
 
