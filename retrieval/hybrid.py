@@ -27,6 +27,13 @@ queries not used as alternates, used for choosing; TEST = 20% held out, reported
 
 RRF throws away how far apart the scores are and did not help here; a small score-normalised BM25 term
 did. All training queries as alternates: 0.910 TEST; intent name only (zero-shot): 0.598 TEST.
+
+That rule is for English queries. Chinese queries are ranked by e5 (plus Google's multilingual USE, which
+votes) with fusion "z": each dense channel's scores become per-query z-scores over its candidates, plus
+0.5 x BM25 / best BM25. e5's cosines crowd into ~0.8-0.95, so the English rule's 0.1 x BM25 outvoted e5
+and ranked a neighbour sharing a product word (提现, 花呗) above the paraphrase: hit@1 on our Chinese
+1-of-300 paraphrase set 0.243 -> 0.418 (benchmarks/retrieval.md, choices made on DEV halves with
+benchmarks/ranking_fusion.py). On English DEV sets USE and z-fusion lowered hit@1, so English is unchanged.
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ class FusionOptions:
     topm_weight: float = 0.5  # dense = (s1 + w * mean(s1..sm)) / (1 + w)
     knn_tau: float = 0.05
     centroid_weight: float = 0.5  # max_centroid: dense = (1 - w) * s1 + w * cos(query, entry centroid)
-    fusion: str = "rrf"  # "rrf", "linear" or "dense" (no lexical)
+    fusion: str = "rrf"  # "rrf", "linear", "z" (per-channel z-scores) or "dense" (no lexical)
     lexical_weight: float = 0.3  # RRF weight of the BM25 rank (dense has weight 1)
     rrf_k: int = 60
 
