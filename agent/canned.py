@@ -50,6 +50,10 @@ class CannedError(AgentError):
     """Shown to operators: a canned response they tried to save is not valid."""
 
 
+class CannedExists(CannedError):
+    """Shown to operators: that shortcut is taken in that language (edit it instead)."""
+
+
 class CannedNotFound(AgentError):
     pass
 
@@ -125,6 +129,10 @@ def fill(canned: Canned, *, customer_name: str, agent_name: str) -> str:
     return canned.text.format(customer_name=customer_name, agent_name=agent_name)
 
 
+def _key(canned: Canned) -> sa.ColumnElement[bool]:
+    return (canned_responses.c.shortcut == canned.shortcut) & (canned_responses.c.language == canned.language)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -150,6 +158,14 @@ class CannedStore:
         """Add (new=True: refused if the shortcut exists in that language) or replace one."""
         with self.db.write() as conn:
             return self._upsert(conn, check(canned), actor, new)
+
+    def update(self, canned: Canned, *, actor: str) -> Canned:
+        """Replace an existing response (same shortcut and language); CannedNotFound if there is none."""
+        canned = check(canned)
+        with self.db.write() as conn:
+            if conn.execute(sa.select(canned_responses.c.shortcut).where(_key(canned))).first() is None:
+                raise CannedNotFound(f"No canned response /{canned.shortcut} in {canned.language}.")
+            return self._upsert(conn, canned, actor, new=False)
 
     def delete(self, shortcut: str, language: str) -> None:
         key = (canned_responses.c.shortcut == shortcut) & (canned_responses.c.language == language)
@@ -199,15 +215,15 @@ class CannedStore:
     @staticmethod
     def _upsert(conn: sa.Connection, canned: Canned, actor: str, new: bool) -> Canned:
         row = asdict(canned) | {"updated_at": _now(), "updated_by": actor}
-        key = (canned_responses.c.shortcut == canned.shortcut) & (canned_responses.c.language == canned.language)
+        key = _key(canned)
         exists = conn.execute(sa.select(canned_responses.c.shortcut).where(key)).first() is not None
         if new and exists:
-            raise CannedError(f"/{canned.shortcut} already exists in {canned.language}; edit it instead.")
+            raise CannedExists(f"/{canned.shortcut} already exists in {canned.language}; edit it instead.")
         if exists:
             conn.execute(sa.update(canned_responses).where(key).values(row))
         else:
             try:
                 conn.execute(sa.insert(canned_responses).values(row))
             except IntegrityError as error:
-                raise CannedError(f"/{canned.shortcut} was just added by someone else.") from error
+                raise CannedExists(f"/{canned.shortcut} was just added by someone else.") from error
         return Canned(**row)
