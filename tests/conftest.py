@@ -12,6 +12,7 @@ import pytest
 
 from agent.generators.local_llm import LlamaServer
 from retrieval.database import Database, open_database
+from tests import engines
 from tests.postgres import Cluster, find_bindir
 
 # Model hubs are unreachable here; make libraries fail fast instead of retrying for minutes.
@@ -73,22 +74,32 @@ def postgres() -> Iterator[Cluster]:
 
 @pytest.fixture(scope="session", autouse=True)
 def session_engine(request: pytest.FixtureRequest) -> Iterator[None]:
-    """With FINDESK_TEST_ENGINE=postgresql, session-wide fixtures (the live app) run on PostgreSQL too."""
-    if os.environ.get("FINDESK_TEST_ENGINE", "sqlite") != "postgresql":
+    """FINDESK_TEST_ENGINE=postgresql runs the whole suite on PostgreSQL (tests/engines.py has the rule).
+
+    Until a test starts, FINDESK_DATABASE_URL names a database that does not exist, so a module- or
+    session-scoped fixture that builds its settings from the environment fails loudly instead of landing in
+    SQLite or in another fixture's database: such fixtures use `engines.settings(folder)`.
+    """
+    if not engines.ON_POSTGRESQL:
         yield
         return
-    os.environ["FINDESK_DATABASE_URL"] = request.getfixturevalue("postgres").new_database()
+    cluster = request.getfixturevalue("postgres")
+    engines.use_cluster(cluster)
+    os.environ["FINDESK_DATABASE_URL"] = cluster.url("fixture_should_use_tests_engines_settings")
     yield
     del os.environ["FINDESK_DATABASE_URL"]
+    engines.use_cluster(None)
 
 
 @pytest.fixture(autouse=True)
-def engine_under_test(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """FINDESK_TEST_ENGINE=postgresql runs the whole suite on PostgreSQL: every test whose settings come from
-    the environment (the app, the CLI, Services) gets a fresh database on the session's cluster instead of
-    SQLite in its data folder. The storage tests run on both engines either way (`database_url`)."""
-    if os.environ.get("FINDESK_TEST_ENGINE", "sqlite") == "postgresql":
-        monkeypatch.setenv("FINDESK_DATABASE_URL", request.getfixturevalue("postgres").new_database())
+def engine_under_test(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """In PostgreSQL mode each test gets a fresh database for its `tmp_path` (and every data folder inside
+    it), and FINDESK_DATABASE_URL names it, so whatever the test builds from the environment (the app, the
+    CLI, Services) uses it. Databases the test opened through `engines.database` are closed after it."""
+    if engines.ON_POSTGRESQL:
+        monkeypatch.setenv("FINDESK_DATABASE_URL", engines.env_url(request.getfixturevalue("tmp_path")))
+    yield
+    engines.close_test_databases()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

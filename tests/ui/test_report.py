@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from agent.services import Services
-from agent.settings import load_settings
+from tests import engines
 from tests.ui.conftest import FAST_HASH, PASSWORD, seed_faq
 from ui.app import build_app
 from ui.auth import UserStore
@@ -48,7 +48,7 @@ class Clock:
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Services, Path]]:
     data_dir = tmp_path_factory.mktemp("findesk-report")
-    settings = load_settings(data_dir=data_dir)
+    settings = engines.settings(data_dir)
     seed_faq(data_dir, settings)
     services = Services(settings)
     users = UserStore(services.database, hasher=FAST_HASH)
