@@ -68,7 +68,9 @@ def postgres() -> Iterator[Cluster]:
     if bindir is None:
         pytest.fail("PostgreSQL is not installed: run scripts/setup.sh --test (it installs Debian's postgresql).")
     cluster = Cluster(bindir)
+    engines.use_cluster(cluster)
     yield cluster
+    engines.use_cluster(None)
     cluster.destroy()
 
 
@@ -84,22 +86,29 @@ def session_engine(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     cluster = request.getfixturevalue("postgres")
-    engines.use_cluster(cluster)
     os.environ["FINDESK_DATABASE_URL"] = cluster.url("fixture_should_use_tests_engines_settings")
     yield
     del os.environ["FINDESK_DATABASE_URL"]
-    engines.use_cluster(None)
 
 
 @pytest.fixture(autouse=True)
 def engine_under_test(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """In PostgreSQL mode each test gets a fresh database for its `tmp_path` (and every data folder inside
+    """In PostgreSQL mode a test with a `tmp_path` gets a fresh database for it (and every data folder inside
     it), and FINDESK_DATABASE_URL names it, so whatever the test builds from the environment (the app, the
-    CLI, Services) uses it. Databases the test opened through `engines.database` are closed after it."""
+    CLI, Services) uses it. A test without one has no data folder of its own; its FINDESK_DATABASE_URL names
+    a database that does not exist, so one that opens a database from the environment anyway fails loudly.
+    Databases the test opened through `engines.database` are closed after it."""
+    folder = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
     if engines.ON_POSTGRESQL:
-        monkeypatch.setenv("FINDESK_DATABASE_URL", engines.env_url(request.getfixturevalue("tmp_path")))
+        if folder is not None:
+            url = engines.env_url(folder)
+        else:
+            url = request.getfixturevalue("postgres").url("test_without_tmp_path_has_no_database")
+        monkeypatch.setenv("FINDESK_DATABASE_URL", url)
     yield
     engines.close_test_databases()
+    if engines.ON_POSTGRESQL and folder is not None:
+        engines.drop(folder)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -107,7 +116,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The same storage test on both engines: a fresh SQLite file, or a fresh PostgreSQL database."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'findesk.sqlite3'}"
-    return request.getfixturevalue("postgres").new_database()
+    if engines.ON_POSTGRESQL:
+        return engines.database_url(tmp_path)  # the test's own database, as the sqlite file is its folder's
+    request.getfixturevalue("postgres")
+    return engines.new_postgres_database()
 
 
 @pytest.fixture

@@ -34,29 +34,48 @@ if ENGINE not in ENGINES:
     raise RuntimeError(f"FINDESK_TEST_ENGINE={ENGINE!r}: choose one of {', '.join(ENGINES)}")
 ON_POSTGRESQL = ENGINE == "postgresql"
 
-_cluster: Cluster | None = None  # the session's server in PostgreSQL mode (set by tests/conftest.py)
+_cluster: Cluster | None = None  # the session's server, once a test needed it (tests/conftest.py)
+_template: str | None = None  # a database migrated to the head revision, copied for each new one
 _folders: dict[Path, str] = {}  # temporary folder -> its PostgreSQL database URL
 _open: dict[str, Database] = {}  # databases opened by `database()` during the current test
 
 
 def use_cluster(cluster: Cluster | None) -> None:
-    global _cluster
-    _cluster = cluster
+    global _cluster, _template
+    _cluster, _template = cluster, None
     _folders.clear()
+
+
+def new_postgres_database() -> str:
+    """A fresh PostgreSQL database at the head revision: a copy of one migrated once per session (the
+    migrations from an empty database run for that one), much cheaper than migrating each."""
+    global _template
+    if _cluster is None:
+        raise RuntimeError("the session's PostgreSQL cluster is not running (the `postgres` fixture starts it)")
+    if _template is None:
+        first = _cluster.new_database()
+        layer.open_database(layer.database_url(first, Path())).close()
+        _template = _cluster.make_template(first)
+    return _cluster.new_database(template=_template)
 
 
 def env_url(folder: Path) -> str:
     """FINDESK_DATABASE_URL for a FinDesk process whose data folder is `folder` (or is inside it)."""
     if not ON_POSTGRESQL:
         return ""
-    if _cluster is None:
-        raise RuntimeError("PostgreSQL mode: the session's cluster is not running (tests/conftest.py starts it)")
     folder = Path(folder).resolve()
     for owner in (folder, *folder.parents):
         if owner in _folders:
             return _folders[owner]
-    _folders[folder] = _cluster.new_database()
+    _folders[folder] = new_postgres_database()
     return _folders[folder]
+
+
+def drop(folder: Path) -> None:
+    """Forget `folder`'s database and drop it (the test that owned it has ended)."""
+    url = _folders.pop(Path(folder).resolve(), None)
+    if url is not None and _cluster is not None:
+        _cluster.drop_database(url)
 
 
 def database_url(folder: Path) -> str:
