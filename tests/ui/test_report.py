@@ -169,9 +169,8 @@ def test_every_report_figure_from_scripted_conversations(
     }
 
     # The command line gives the same figures from the same database; CSV has every figure too.
-    result = CliRunner().invoke(
-        cli, ["report", "--since", "2026-11-30", "--until", "2026-12-02", "--json", "--data-dir", str(data_dir)]
-    )
+    args = ["report", "--since", "2026-11-30", "--until", "2026-12-02", "--json", "--data-dir", str(data_dir)]
+    result = CliRunner().invoke(cli, args, env=engines.process_env(data_dir, {}))
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == report
     csv = client.get("/api/reports.csv?since=2026-11-30&until=2026-12-02", headers=operator)
@@ -196,5 +195,6 @@ def test_bad_report_periods_are_refused(desk: tuple[TestClient, Services, Path])
     operator = {"Authorization": f"Bearer {client.headers['X-Test-Operator']}"}
     assert client.get("/api/reports?since=2026-12-02&until=2026-12-01", headers=operator).status_code == 422
     assert client.get("/api/reports?since=yesterday", headers=operator).status_code == 422
-    result = CliRunner().invoke(cli, ["report", "--since", "2026-13-01", "--data-dir", str(data_dir)])
+    args = ["report", "--since", "2026-13-01", "--data-dir", str(data_dir)]
+    result = CliRunner().invoke(cli, args, env=engines.process_env(data_dir, {}))
     assert result.exit_code != 0 and "2026-13-01" in result.output
