@@ -60,6 +60,7 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        services.webhook_deliverer.start()  # a thread only when webhooks.urls is set
         if warm_up:  # listen at once (/healthz answers); /readyz says ready when the models are in
             threading.Thread(target=_warm_up, args=(services,), name="findesk-warm-up", daemon=True).start()
         yield

@@ -45,7 +45,7 @@ def test_a_private_note_never_reaches_the_customer(team: TeamHandlers, live_app:
     assert said and not any("7781" in m["text"] for m in said)
     assert not any("7781" in m.text for m in live_app.services.conversations.messages(session))  # prompts read these
     chat = ChatHandlers(live_app.services, live_app.uploads)  # what the customer's page polls for
-    history, _state, _timer = chat.poll([], ChatState(session_id=session, token=token, handed_over=True))
+    history, _state, _timer, _comment = chat.poll([], ChatState(session_id=session, token=token, handed_over=True))
     assert history and not any("7781" in m["content"] for m in history)
 
 
