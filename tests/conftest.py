@@ -111,7 +111,16 @@ def engine_under_test(request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
         engines.drop(folder)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the session's live app use its database: they are `storage` tests (pyproject.toml), which
+    `make test` runs a second time on PostgreSQL. Modules that reach a database otherwise say so themselves."""
+    for item in items:
+        if "live_app" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.storage)
+
+
+# The storage tests run on both engines in the default (SQLite) run; on PostgreSQL, everything is.
+@pytest.fixture(params=["postgresql"] if engines.ON_POSTGRESQL else ["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The same storage test on both engines: a fresh SQLite file, or a fresh PostgreSQL database."""
     if request.param == "sqlite":

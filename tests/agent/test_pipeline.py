@@ -25,7 +25,7 @@ from agent.types import Reply, ReplyDelta, Route, Turn
 from speech.errors import SpeechError
 from tests import engines
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.storage]
 
 
 @pytest.fixture(scope="module")

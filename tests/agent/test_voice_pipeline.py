@@ -23,7 +23,7 @@ from speech.audio import decode_audio
 from speech.types import Transcript
 from tests import engines
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.storage]
 
 CONVERSATION = (  # (RAVDESS file of actor 01, the words given to it)
     ("03-01-01-01-01-01-01.flac", "How do I activate my new debit card?"),  # neutral voice

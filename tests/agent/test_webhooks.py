@@ -27,6 +27,8 @@ from agent.webhooks import WebhookConfig, sign, verify_signature
 from retrieval.database import Database, open_database
 from tests import engines
 
+pytestmark = pytest.mark.storage  # the outbox lives in the database
+
 SECRET = "s3cret-for-tests"
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -83,6 +83,7 @@ def test_a_rare_query_word_missing_from_the_top_entry_is_a_signal() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.storage
 def test_the_default_faq_answers_asks_back_and_refuses_and_refits_after_an_edit(tmp_path: Path) -> None:
     config = RetrievalConfig(persist_delay_s=0, calibration_delay_s=0.2)
     kb = KnowledgeBase.open(tmp_path, config, embedder=minilm(), database=engines.database(tmp_path))

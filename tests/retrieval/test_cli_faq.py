@@ -25,6 +25,8 @@ from retrieval.store import FaqStore
 from tests import engines
 from ui import cli_faq
 
+pytestmark = pytest.mark.storage  # the CLI writes the store of its data folder
+
 GOOD = (
     '{"id": "card-lost", "question": "I lost my card", "alternates": ["card missing"], "answer": "Freeze it.", '
     '"category": "cards", "language": "en"}\n'

@@ -115,6 +115,7 @@ def test_also_ok_is_checked(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.storage
 def test_cli_eval_search_and_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from ui.cli import app
 

@@ -200,6 +200,7 @@ def test_every_bad_row_is_collected_and_the_listing_is_capped() -> None:
     assert "line 51:" not in message and "... and 70 more" in message
 
 
+@pytest.mark.storage
 def test_a_rejected_file_leaves_the_store_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "faq.jsonl"
     with FaqStore(engines.database(tmp_path)) as store:
@@ -212,6 +213,7 @@ def test_a_rejected_file_leaves_the_store_unchanged(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("fmt", "text"), [("jsonl", GOOD_JSONL), ("csv", GOOD_CSV), ("markdown", GOOD_MARKDOWN)])
+@pytest.mark.storage
 def test_export_then_import_round_trips_exactly(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, fmt: str, text: str
 ) -> None:

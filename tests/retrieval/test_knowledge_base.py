@@ -27,7 +27,7 @@ from retrieval.store import FaqStore
 from tests import engines
 from tests.retrieval.models import CountingEmbedder, e5, minilm, small_faq
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.storage]
 REPO = Path(__file__).resolve().parents[2]
 
 

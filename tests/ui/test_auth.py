@@ -88,6 +88,7 @@ def test_expired_session_is_refused(users: UserStore) -> None:
     assert users.user_for_token(token) is None
 
 
+@pytest.mark.storage
 def test_cli_user_add_list_token(tmp_path: Path) -> None:
     from ui.cli import app
 
@@ -211,6 +212,7 @@ def test_tokens_from_before_token_ids_get_one_and_an_expiry(tmp_path: Path) -> N
         users.close()
 
 
+@pytest.mark.storage
 def test_cli_user_token_tokens_and_revoke(tmp_path: Path) -> None:
     from ui.cli import app
 

@@ -24,6 +24,8 @@ from ui.app import build_app
 from ui.auth import UserStore
 from ui.cli import app as cli
 
+pytestmark = pytest.mark.storage  # its own app and the report CLI on one database
+
 KEYS = {
     "since", "until", "conversations", "bot_resolved", "handed_over", "deflection_rate", "handoff_reasons",
     "first_response_time_s", "resolution_time_s", "csat_count", "csat_avg", "thumbs_up", "thumbs_down",
