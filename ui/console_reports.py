@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from agent.reports import build_report
 from agent.services import Services
 from ui.auth import UserStore
+from ui.desk_assign import team_html
 from ui.errors import as_gradio_error
 from ui.login import require_staff
 
@@ -39,6 +40,12 @@ class ReportHandlers:
             self.services.database, lambda entry_id: e.category if (e := store.get(entry_id)) else None, low, high
         )
         return _summary(report), _by_day(report), _reasons(report), _trend(report), _csv_link(low, high)
+
+    @as_gradio_error
+    def team(self, request: gr.Request) -> str:
+        """The agents' status and open conversations now, as the desk shows them."""
+        require_staff(request, self.users, "operator")
+        return team_html(self.services, self.users, me="") or "<p><em>No agents yet.</em></p>"
 
 
 def _day(value: str, label: str) -> date | None:
@@ -118,6 +125,7 @@ def reports_tab(services: Services, users: UserStore) -> None:
             since = gr.Textbox(label="From (YYYY-MM-DD, UTC)", placeholder="the beginning", elem_id="report-since")
             until = gr.Textbox(label="Until, not included", placeholder="now", elem_id="report-until")
             refresh = gr.Button("Show report", variant="primary", elem_id="report-show")
+        team = gr.Markdown(elem_id="report-team")
         summary = gr.Markdown(elem_id="report-summary")
         csv_link = gr.Markdown()  # not gr.HTML: Gradio 6 compiles its templates with eval (see ui/desk_page.py)
         with gr.Row():
@@ -125,3 +133,4 @@ def reports_tab(services: Services, users: UserStore) -> None:
             reasons = gr.Plot(label="Handoff reasons", elem_id="report-reasons")
         trend = gr.Plot(label="Customer sentiment", elem_id="report-trend")
     refresh.click(handlers.show, [since, until], [summary, by_day, reasons, trend, csv_link], api_visibility="private")
+    refresh.click(handlers.team, None, [team], api_visibility="private")

@@ -10,25 +10,32 @@ import pytest
 
 from agent.types import Turn
 from tests.ui.conftest import PASSWORD, LiveApp, as_client
+from ui.console_reports import ReportHandlers
 from ui.desk_assign import AssignHandlers
 from ui.desk_page import DeskHandlers
 
 AGENT = 2  # the queue table's "Assigned to" column
 
 
+def _clear_the_queue(live_app: LiveApp) -> None:
+    for h in live_app.services.conversations.queue():
+        live_app.services.conversations.resolve(h.session_id, h.claimed_by or "alice")
+
+
 @pytest.fixture()
 def team(live_app: LiveApp) -> Iterator[AssignHandlers]:
-    """alice and bob, both agents; both away again afterwards (the app is shared by the whole session), and the
-    conversations this test handed over resolved, so nobody's capacity is left used."""
+    """alice and bob, both agents, away, with an empty queue: the app is shared by the whole session, and
+    conversations other tests left open would take the places (and turns) these tests count. Afterwards both
+    are away again and the queue is empty, so no other test's handoff is assigned to anyone."""
     if live_app.users.get("bob") is None:
         live_app.users.add("bob", "agent", PASSWORD)
-    before = {h.session_id for h in live_app.services.conversations.queue()}
+    for name in ("alice", "bob"):
+        live_app.services.team.set_status(name, "away")
+    _clear_the_queue(live_app)
     yield AssignHandlers(live_app.services, live_app.users)
     for name in ("alice", "bob"):
         live_app.services.team.set_status(name, "away")
-    for h in live_app.services.conversations.queue():
-        if h.session_id not in before:
-            live_app.services.conversations.resolve(h.session_id, h.claimed_by or "alice")
+    _clear_the_queue(live_app)
 
 
 @pytest.fixture()
@@ -130,3 +137,31 @@ def test_assignment_tools_refuse_anyone_but_an_agent(team: AssignHandlers, who: 
     ):
         with pytest.raises(gr.Error, match="Sign in as an agent"):
             call()
+
+
+def test_status_and_reassignment_through_the_http_api(team: AssignHandlers, live_app: LiveApp) -> None:
+    session = _handed_over(live_app, "my card is stuck in the machine")
+    became = live_app.client.put("/api/agents/me/status", headers=live_app.auth("agent"), json={"status": "available"})
+    assert became.status_code == 200, became.text
+    assert became.json() == {"name": "alice", "status": "available", "open": 1, "capacity": 3, "assigned": [session]}
+    url = f"/api/handoffs/{session}/assign"
+    moved = live_app.client.post(url, headers=live_app.auth("agent"), json={"agent": "bob"})
+    assert moved.status_code == 200 and moved.json()["claimed_by"] == "bob"
+    back = live_app.client.post(url, headers=live_app.auth("agent"), json={"agent": ""})
+    assert back.json()["status"] == "waiting" and back.json()["claimed_by"] == ""
+    for body, code in (({"agent": "olga"}, 422), ({"agent": "x" * 65}, 422), ({"who": "bob"}, 422)):
+        assert live_app.client.post(url, headers=live_app.auth("agent"), json=body).status_code == code
+    bad = live_app.client.put("/api/agents/me/status", headers=live_app.auth("agent"), json={"status": "busy"})
+    assert bad.status_code == 422
+    # Only agents: an operator's token gets 403, no token 401.
+    assert live_app.client.post(url, headers=live_app.auth("operator"), json={"agent": ""}).status_code == 403
+    assert live_app.client.put("/api/agents/me/status", json={"status": "away"}).status_code == 401
+
+
+def test_operators_see_the_team_in_the_console(team: AssignHandlers, live_app: LiveApp) -> None:
+    team.set_status("available", as_client("bob"))
+    reports = ReportHandlers(live_app.services, live_app.users)
+    line = reports.team(as_client("olga"))
+    assert "🟢 <strong>bob</strong> available · 0/3 open" in line and "⚪ <strong>alice</strong> away" in line
+    with pytest.raises(gr.Error, match="Sign in as an operator"):
+        reports.team(as_client("alice"))
