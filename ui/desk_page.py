@@ -247,6 +247,7 @@ def build_desk_page(services: Services, users: UserStore, uploads: Uploads, **bl
             with gr.Column(scale=1):
                 show = gr.Radio(list(SHOW), value="all", label="Show", elem_id="desk-show")
                 table = gr.Dataframe(headers=QUEUE_HEADERS, interactive=False, label="Handoff queue", wrap=True,
+                                     elem_id="desk-queue",
                                      column_widths=["7%", "12%", "14%", "17%", "25%", "25%"])  # fmt: skip
                 picker = gr.Dropdown(label="Open conversation", choices=[], elem_id="desk-picker")
                 label_filter = gr.Dropdown(label="Only conversations labelled", choices=[""], value="",
