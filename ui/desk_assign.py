@@ -48,7 +48,7 @@ def team_html(services: Services, users: UserStore, me: str) -> str:
     capacity = services.team.capacity
     parts = []
     for agent in services.team.statuses(agent_names(users)):
-        dot = "🟢" if agent.status == "available" else "⚪"
+        dot = "●" if agent.status == "available" else "○"
         name = "you" if agent.name == me else agent.name
         parts.append(f"{dot} <strong>{text_html(name)}</strong> {agent.status} · {agent.open}/{capacity} open")
     return f"<p>Team: {' · '.join(parts)}</p>" if parts else ""

@@ -78,8 +78,8 @@ def test_available_agents_get_new_handoffs_in_turn(team: AssignHandlers, desk: D
     assert _owner(desk, "alice", theirs, "others") == "bob" and _owner(desk, "alice", mine, "others") is None
     assert _owner(desk, "alice", mine, "unassigned") is None
     team_line = desk.refresh(None, as_client("alice"))[3]
-    assert "🟢 <strong>you</strong> available · 1/3 open" in team_line and "<strong>bob</strong> available" in team_line
-    assert "🟢 <strong>alice</strong> available" in desk.refresh(None, as_client("bob"))[3]
+    assert "● <strong>you</strong> available · 1/3 open" in team_line and "<strong>bob</strong> available" in team_line
+    assert "● <strong>alice</strong> available" in desk.refresh(None, as_client("bob"))[3]
 
 
 def test_nobody_available_waits_unassigned_and_is_taken_when_someone_comes_back(
@@ -162,6 +162,6 @@ def test_operators_see_the_team_in_the_console(team: AssignHandlers, live_app: L
     team.set_status("available", as_client("bob"))
     reports = ReportHandlers(live_app.services, live_app.users)
     line = reports.team(as_client("olga"))
-    assert "🟢 <strong>bob</strong> available · 0/3 open" in line and "⚪ <strong>alice</strong> away" in line
+    assert "● <strong>bob</strong> available · 0/3 open" in line and "○ <strong>alice</strong> away" in line
     with pytest.raises(gr.Error, match="Sign in as an operator"):
         reports.team(as_client("alice"))
