@@ -271,8 +271,8 @@ def test_round_robin_assignment_across_two_agents(browser, server: str) -> None:
     for name, desk in desks.items():
         for key, owner in owners.items():
             seen = "you" if owner == name else owner
-            desk.wait_for_function(  # Gradio draws the table twice (one hidden), so look at every row
-                "([words, seen]) => [...document.querySelectorAll('#desk-queue tr')].some(r => "
+            desk.wait_for_function(  # Gradio 6 draws rows as role=row divs
+                "([words, seen]) => [...document.querySelectorAll('#desk-queue [role=row]')].some(r => "
                 "r.innerText.includes(words) && r.innerText.includes(seen))",
                 arg=[words[key][:28], seen],
                 timeout=WAIT_MS,
@@ -290,8 +290,8 @@ def test_round_robin_assignment_across_two_agents(browser, server: str) -> None:
     alice.get_by_role("option", name="bob", exact=True).click()
     alice.click("#desk-assign")
     bob.wait_for_function(
-        "() => [...document.querySelectorAll('#desk-queue tr')].filter(r => r.innerText.includes('round robin') "
-        "&& r.innerText.includes('you')).length === 2",
+        "() => [...document.querySelectorAll('#desk-queue [role=row]')]"
+        ".filter(r => r.innerText.includes('round robin') && r.innerText.includes('you')).length === 2",
         timeout=WAIT_MS,
     )
     for desk in desks.values():
