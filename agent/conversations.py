@@ -121,7 +121,9 @@ class HandoffStateError(AgentError):
     pass
 
 
-EventSink = Callable[[str, dict[str, Any]], None]
+# Told (transaction, event, data) inside the transaction that makes the change, so the event is stored with it
+# or not at all (the webhook outbox, agent/webhook_outbox.py).
+EventSink = Callable[[Connection, str, dict[str, Any]], None]
 # Hands waiting conversations to available agents, inside the caller's transaction (which holds HANDOFF_LOCK);
 # returns the (session id, agent) pairs it assigned. agent/assignment.py's DeskTeam.assign_waiting.
 AssignHook = Callable[[Connection], list[tuple[str, str]]]
@@ -151,8 +153,8 @@ class ConversationStore:
     ) -> None:
         self._owns_db = not isinstance(database, Database)
         self.db = database if isinstance(database, Database) else open_database(f"sqlite:///{Path(database)}")
-        # Told "handoff.created" and "conversation.resolved" once committed (the webhooks, agent/webhooks.py).
-        self._on_event = on_event or (lambda _event, _data: None)
+        # Told "handoff.created" and "conversation.resolved" in the transaction that makes them (webhooks).
+        self._on_event = on_event or (lambda _conn, _event, _data: None)
         # Run whenever a conversation joins the queue or an agent frees a place; None: nobody is assigned.
         self._assign = assign or (lambda _conn: [])
 
@@ -309,10 +311,9 @@ class ConversationStore:
                 conn.execute(sa.update(conv_handoffs).where(where).values(update))
             if created:
                 self._assign(conn)
-        handoff = self.handoff(session_id)
-        assert handoff is not None
-        if created:
-            self._on_event("handoff.created", handoff_event(handoff))
+            (handoff,) = self._handoffs(conn, where)  # as assigned, if an agent was free
+            if created:
+                self._on_event(conn, "handoff.created", handoff_event(handoff))
         return handoff
 
     def handoff(self, session_id: str) -> Handoff | None:
@@ -377,10 +378,9 @@ class ConversationStore:
             conn.execute(sa.update(conv_handoffs).where(where).values(status=to, claimed_by=agent, updated_at=_now()))
             if to == "resolved":
                 self._assign(conn)  # the agent has a free place now
-        handoff = self.handoff(session_id)
-        assert handoff is not None
-        if to == "resolved":
-            self._on_event("conversation.resolved", handoff_event(handoff))
+            (handoff,) = self._handoffs(conn, where)
+            if to == "resolved":
+                self._on_event(conn, "conversation.resolved", handoff_event(handoff))
         return handoff
 
     @staticmethod

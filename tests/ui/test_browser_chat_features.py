@@ -184,9 +184,19 @@ def test_rating_after_resolution(browser, server: str) -> None:  # noqa: ANN001
     _wait_for_reply(page, "It arrives today.")
     assert httpx.post(f"{server}/api/handoffs/{session}/resolve", headers=_agent(server), timeout=30).is_success
     _wait_for_reply(page, "Please rate this conversation")
+    page.locator("#rating-comment textarea").fill("Sorted in minutes by a <b>friendly</b> agent, thanks!")
     page.locator("#chat button").filter(has_text="★★★★★ 5").click()
-    _wait_for_reply(page, "Thank you for your rating!")
+    _wait_for_reply(page, "Thank you for your rating and your comment!")
+    page.locator("#rating-comment").wait_for(state="hidden", timeout=WAIT_MS)  # offered once
     page.close()
+
+    console = _login(browser, server, "/console/", "olga", PASSWORD)
+    console.get_by_role("tab", name="Reports").click()
+    console.click("#report-show")
+    comments = console.locator("#report-comments")
+    comments.get_by_text("Sorted in minutes by a <b>friendly</b> agent", exact=False).wait_for(timeout=WAIT_MS)
+    assert "★★★★★ (5)" in comments.inner_text() and "alice" in comments.inner_text()
+    console.close()
 
 
 def _login(browser, server: str, path: str, user: str, password: str):  # noqa: ANN001, ANN202

@@ -89,6 +89,22 @@ def test_console_import_never_reads_a_server_file(live_app: LiveApp, tmp_path: P
     assert live_app.services.knowledge_base.list_entries(text="vault code") == []
 
 
+def test_canned_import_never_reads_a_server_file(live_app: LiveApp, tmp_path: Path) -> None:
+    operator = live_app.auth("operator")
+    line = b'{"shortcut": "vault-code", "language": "en", "text": "' + SECRET.encode() + b'"}\n'
+    outside = tmp_path / f"canned-{uuid.uuid4().hex[:6]}.jsonl"
+    outside.write_bytes(line)
+    for path in (str(outside), "/etc/passwd"):
+        result = queue_call(live_app.url, "console", "import_canned_file", [file_data(path)], operator)
+        assert not result.succeeded and "root:" not in result.text, path
+    assert outside.exists() and not _copies_in_upload_folder(outside.name)
+
+    planted = _planted("planted.jsonl", line)
+    result = queue_call(live_app.url, "console", "import_canned_file", [file_data(planted)], operator)
+    assert not result.succeeded and "was not uploaded from this browser" in result.text
+    assert Path(planted).exists() and live_app.services.canned.get("vault-code", "en") is None
+
+
 def test_desk_dictation_never_transcribes_a_server_file(live_app: LiveApp, tmp_path: Path, shared_data: Path) -> None:
     agent = live_app.auth("agent")
     clip = tmp_path / "call-recording.wav"  # speech: "Mr. Quilter is the apostle of the middle classes..."
