@@ -118,6 +118,15 @@ def test_an_unassigned_conversation_is_claimed_by_one_agent_only(team: DeskTeam,
         store.claim("s0", "bob")
 
 
+def test_the_handoff_created_event_names_the_assigned_agent(database: Database, team: DeskTeam) -> None:
+    events: list[tuple[str, dict]] = []
+    store = ConversationStore(database, assign=team.assign_waiting, on_event=lambda _c, e, d: events.append((e, d)))
+    team.set_status("alice", "available")
+    _handoff(store, "s0")
+    assert events[-1][0] == "handoff.created" and events[-1][1]["agent"] == "alice"
+    assert events[-1][1]["status"] == "claimed"
+
+
 def test_a_store_without_assignment_leaves_everything_waiting(database: Database) -> None:
     DeskTeam(database, capacity=2).set_status("alice", "available")
     plain = ConversationStore(database)  # the CLI and older callers: no assign hook
