@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from string import Formatter
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -88,7 +89,7 @@ def check(canned: Canned) -> Canned:
     return Canned(shortcut, language, canned.title.strip() or shortcut, text, canned.updated_at, canned.updated_by)
 
 
-def _jsonl_items(data: str) -> Iterator[tuple[int, dict[str, object]]]:
+def _jsonl_items(data: str) -> Iterator[tuple[int, dict[str, Any]]]:
     for number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
             continue
@@ -101,7 +102,7 @@ def _jsonl_items(data: str) -> Iterator[tuple[int, dict[str, object]]]:
         yield number, item
 
 
-def _csv_items(data: str) -> Iterator[tuple[int, dict[str, object]]]:
+def _csv_items(data: str) -> Iterator[tuple[int, dict[str, Any]]]:
     reader = csv.DictReader(io.StringIO(data, newline=""))
     try:
         header = [name.strip().lower() for name in reader.fieldnames or []]

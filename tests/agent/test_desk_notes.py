@@ -11,7 +11,8 @@ from agent.canned import Canned, CannedError, CannedNotFound, CannedStore, fill
 from agent.conversations import ConversationNotFound, ConversationStore
 from agent.desk_notes import DeskNotes
 from agent.errors import AgentError
-from retrieval.database import Database, open_database
+from retrieval.database import Database
+from tests import engines
 
 
 @pytest.fixture
@@ -111,6 +112,7 @@ def test_canned_import_from_csv_with_a_header_row(database: Database) -> None:
     assert store.import_text(no_title, "csv", actor="olga") == 1 and len(store.list()) == 3
 
 
+@pytest.mark.storage
 @pytest.mark.parametrize(
     ("format", "data", "message"),
     [
@@ -132,11 +134,9 @@ def test_canned_import_from_csv_with_a_header_row(database: Database) -> None:
 def test_bad_canned_files_are_refused_with_the_line_and_nothing_is_saved(
     tmp_path: Path, format: str, data: str, message: str
 ) -> None:
-    db = open_database(f"sqlite:///{tmp_path / 'findesk.sqlite3'}")  # parsing is engine-independent
-    store = CannedStore(db)
+    store = CannedStore(engines.database(tmp_path))  # the engine under test: "nothing is saved" is a transaction
     store.import_text("shortcut,language,text\nkept,en,Kept\n", "csv", actor="olga")
     with pytest.raises(CannedError, match=message) as refused:
         store.import_text(data, format, actor="olga")
     assert "Nothing was imported" in str(refused.value) or format == "xml"
     assert [c.shortcut for c in store.list()] == ["kept"]
-    db.close()

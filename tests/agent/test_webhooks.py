@@ -25,6 +25,9 @@ from agent.webhook_delivery import WebhookDeliverer
 from agent.webhook_outbox import WebhookOutbox, webhook_outbox
 from agent.webhooks import WebhookConfig, sign, verify_signature
 from retrieval.database import Database, open_database
+from tests import engines
+
+pytestmark = pytest.mark.storage  # the outbox lives in the database
 
 SECRET = "s3cret-for-tests"
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,11 +82,9 @@ def secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture()
-def db(tmp_path: Path) -> Iterator[Database]:
-    """SQLite for the single-process behaviours; the replica tests below run on both engines."""
-    database = open_database(f"sqlite:///{tmp_path / 'findesk.sqlite3'}")
-    yield database
-    database.close()
+def db(tmp_path: Path) -> Database:
+    """The engine under test for the single-process behaviours; the replica tests below run on both engines."""
+    return engines.database(tmp_path)
 
 
 def _config(receiver: Receiver, **options: object) -> WebhookConfig:

@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +22,7 @@ import pytest
 from agent.canned import Canned, CannedStore
 from agent.opening_hours import DAYS
 from retrieval.database import open_database
+from tests import engines
 from tests.ui.test_browser import (
     PASSWORD,
     WAIT_MS,
@@ -52,16 +54,14 @@ def host_ports() -> tuple[int, int]:
 def server(tmp_path_factory: pytest.TempPathFactory, host_ports: tuple[int, int]) -> Iterator[str]:
     skip_without_a_browser()
     data_dir = tmp_path_factory.mktemp("findesk-browser-chat")
-    users = UserStore(data_dir / "findesk.sqlite3")
-    users.add("alice", "agent", PASSWORD)
-    users.add("bob", "agent", PASSWORD)
-    users.add("olga", "operator", PASSWORD)
-    (data_dir / "alice.token").write_text(users.issue_token("alice"))
-    users.close()
-    db = open_database(f"sqlite:///{data_dir / 'findesk.sqlite3'}")
-    text = "Hi {customer_name}, this is {agent_name}: I checked your transfer and it arrives today."
-    CannedStore(db).save(Canned("transfer-checked", "en", "Transfer checked", text), actor="olga")
-    db.close()
+    with closing(open_database(engines.database_url(data_dir))) as db:
+        users = UserStore(db)
+        users.add("alice", "agent", PASSWORD)
+        users.add("bob", "agent", PASSWORD)
+        users.add("olga", "operator", PASSWORD)
+        (data_dir / "alice.token").write_text(users.issue_token("alice"))
+        text = "Hi {customer_name}, this is {agent_name}: I checked your transfer and it arrives today."
+        CannedStore(db).save(Canned("transfer-checked", "en", "Transfer checked", text), actor="olga")
     open_day = DAYS[(datetime.now(UTC).weekday() + 3) % 7]  # never today, so the team is away now
     env = {
         **os.environ,

@@ -137,6 +137,7 @@ def test_raw_queue_join_cannot_put_a_forged_state_into_the_chat_page(live_app: L
     assert len(live_app.services.conversations.messages(victim)) == before
 
 
+@pytest.mark.storage
 def test_cli_ask_continues_only_conversations_that_exist(tmp_path: Path) -> None:
     from ui.cli import app
 
