@@ -198,6 +198,7 @@ def _turns(database: Database) -> int:
         return conn.execute(sa.select(sa.func.max(desk_agents.c.last_assigned))).scalar() or 0
 
 
+@pytest.mark.storage
 def test_cli_user_remove_hands_the_agents_chats_back(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
