@@ -50,7 +50,7 @@ MIN_EXAMPLES = 40  # per language, with at least 5 of each label, to fit a model
 
 @dataclass(frozen=True)
 class FitSettings:
-    answer_precision: float = 0.85
+    answer_precision: float = 0.9
     clarify_precision: float = 0.7
     unanswerable_share: float = 0.35  # share of unanswerable questions assumed in the traffic
     seed: int = 0
