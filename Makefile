@@ -5,9 +5,10 @@ serve:  ## install, then start FinDesk on http://127.0.0.1:7860 with the embedde
 	bash scripts/setup.sh
 	.venv/bin/findesk serve
 
-test:   ## install (with test tools and chromium), then run the whole test suite
+test:   ## install (with test tools and chromium), run the whole suite, then its storage tests again on PostgreSQL
 	bash scripts/setup.sh --test
 	.venv/bin/python -m pytest
+	FINDESK_TEST_ENGINE=postgresql .venv/bin/python -m pytest -m "storage and not slow"
 
 lint:   ## ruff (lint + format) everywhere, mypy on the non-UI packages
 	.venv/bin/ruff check agent retrieval speech ui tests benchmarks

@@ -72,8 +72,9 @@ conv_handoffs = sa.Table(
     sa.Column("claimed_by", sa.Text),
 )
 # Every handoff state change takes this lock, so two agents claiming at once (on any replicas) are
-# serialised: the second sees the first's claim and gets HandoffStateError.
-_HANDOFF_LOCK = "conv-handoffs"
+# serialised: the second sees the first's claim and gets HandoffStateError. Assignment (agent/assignment.py)
+# runs under it too, so replicas never assign past an agent's capacity or hand one conversation out twice.
+HANDOFF_LOCK = "conv-handoffs"
 # Messages without the image bytes (the desk fetches an image on its own); has_image says if there is one.
 _MESSAGE_COLUMNS = [c for c in conv_messages.c if c.name != "image"] + [
     conv_messages.c.image.is_not(None).label("has_image")
@@ -120,7 +121,12 @@ class HandoffStateError(AgentError):
     pass
 
 
-EventSink = Callable[[str, dict[str, Any]], None]
+# Told (transaction, event, data) inside the transaction that makes the change, so the event is stored with it
+# or not at all (the webhook outbox, agent/webhook_outbox.py).
+EventSink = Callable[[Connection, str, dict[str, Any]], None]
+# Hands waiting conversations to available agents, inside the caller's transaction (which holds HANDOFF_LOCK);
+# returns the (session id, agent) pairs it assigned. agent/assignment.py's DeskTeam.assign_waiting.
+AssignHook = Callable[[Connection], list[tuple[str, str]]]
 
 
 def handoff_event(handoff: Handoff) -> dict[str, Any]:
@@ -142,11 +148,15 @@ class ConversationStore:
     then opens, migrates and closes it itself).
     """
 
-    def __init__(self, database: Database | Path, *, on_event: EventSink | None = None) -> None:
+    def __init__(
+        self, database: Database | Path, *, on_event: EventSink | None = None, assign: AssignHook | None = None
+    ) -> None:
         self._owns_db = not isinstance(database, Database)
         self.db = database if isinstance(database, Database) else open_database(f"sqlite:///{Path(database)}")
-        # Told "handoff.created" and "conversation.resolved" once committed (the webhooks, agent/webhooks.py).
-        self._on_event = on_event or (lambda _event, _data: None)
+        # Told "handoff.created" and "conversation.resolved" in the transaction that makes them (webhooks).
+        self._on_event = on_event or (lambda _conn, _event, _data: None)
+        # Run whenever a conversation joins the queue or an agent frees a place; None: nobody is assigned.
+        self._assign = assign or (lambda _conn: [])
 
     def close(self) -> None:
         if self._owns_db:
@@ -278,7 +288,7 @@ class ConversationStore:
         """Put the conversation in the queue; an open handoff keeps its place but takes the higher priority."""
         now = _now()
         where = conv_handoffs.c.session_id == session_id
-        with self.db.write(_HANDOFF_LOCK) as conn:
+        with self.db.write(HANDOFF_LOCK) as conn:
             self._start(conn, session_id)
             row = conn.execute(sa.select(conv_handoffs.c.status, conv_handoffs.c.priority).where(where)).first()
             fresh = {
@@ -299,10 +309,11 @@ class ConversationStore:
                 raised = max(row.priority, priority)
                 update = {"priority": raised, "summary": redact(summary).text, "updated_at": now}
                 conn.execute(sa.update(conv_handoffs).where(where).values(update))
-        handoff = self.handoff(session_id)
-        assert handoff is not None
-        if created:
-            self._on_event("handoff.created", handoff_event(handoff))
+            if created:
+                self._assign(conn)
+            (handoff,) = self._handoffs(conn, where)  # as assigned, if an agent was free
+            if created:
+                self._on_event(conn, "handoff.created", handoff_event(handoff))
         return handoff
 
     def handoff(self, session_id: str) -> Handoff | None:
@@ -321,6 +332,28 @@ class ConversationStore:
     def resolve(self, session_id: str, agent: str) -> Handoff:
         return self._move(session_id, agent, allowed_from=("waiting", "claimed"), to="resolved")
 
+    def reassign(self, session_id: str, agent: str) -> Handoff:
+        """Give an open conversation to `agent`, or back to the unassigned queue with "" (any agent may claim it).
+
+        Who may receive it (a real agent) is the caller's check. A place freed by handing a conversation to
+        someone else goes to the next waiting one; giving it back to the queue assigns nothing, so it is not
+        handed straight back to the same agent.
+        """
+        where = conv_handoffs.c.session_id == session_id
+        with self.db.write(HANDOFF_LOCK) as conn:
+            row = conn.execute(sa.select(conv_handoffs.c.status, conv_handoffs.c.claimed_by).where(where)).first()
+            if row is None:
+                raise ConversationNotFound(f"No handed-over conversation {session_id!r}.")
+            if row.status not in OPEN_STATUSES:
+                raise HandoffStateError(f"This conversation is already {row.status}.")
+            values = {"status": "claimed" if agent else "waiting", "claimed_by": agent, "updated_at": _now()}
+            conn.execute(sa.update(conv_handoffs).where(where).values(values))
+            if agent and row.claimed_by not in ("", agent):
+                self._assign(conn)
+        handoff = self.handoff(session_id)
+        assert handoff is not None
+        return handoff
+
     def add_agent_reply(self, session_id: str, agent: str, text: str) -> StoredMessage:
         """A human agent's message: it appears in the customer's chat on their next poll."""
         if not text.strip():
@@ -334,7 +367,7 @@ class ConversationStore:
 
     def _move(self, session_id: str, agent: str, *, allowed_from: Sequence[str], to: str) -> Handoff:
         where = conv_handoffs.c.session_id == session_id
-        with self.db.write(_HANDOFF_LOCK) as conn:
+        with self.db.write(HANDOFF_LOCK) as conn:
             row = conn.execute(sa.select(conv_handoffs.c.status, conv_handoffs.c.claimed_by).where(where)).first()
             if row is None:
                 raise ConversationNotFound(f"No handed-over conversation {session_id!r}.")
@@ -343,10 +376,11 @@ class ConversationStore:
             if to == "claimed" and row.status == "claimed" and row.claimed_by not in ("", agent):
                 raise HandoffStateError(f"{row.claimed_by} has already claimed this conversation.")
             conn.execute(sa.update(conv_handoffs).where(where).values(status=to, claimed_by=agent, updated_at=_now()))
-        handoff = self.handoff(session_id)
-        assert handoff is not None
-        if to == "resolved":
-            self._on_event("conversation.resolved", handoff_event(handoff))
+            if to == "resolved":
+                self._assign(conn)  # the agent has a free place now
+            (handoff,) = self._handoffs(conn, where)
+            if to == "resolved":
+                self._on_event(conn, "conversation.resolved", handoff_event(handoff))
         return handoff
 
     @staticmethod

@@ -76,7 +76,8 @@ class FeedbackStore:
 
     def __init__(self, db: Database, *, on_event: EventSink | None = None) -> None:
         self.db = db
-        self._on_event = on_event or (lambda _event, _data: None)  # told "rating.received" (webhooks)
+        # Told "rating.received" in the transaction that stores the rating (webhooks).
+        self._on_event = on_event or (lambda _conn, _event, _data: None)
 
     def thumb(self, session_id: str, message_id: int, value: str | None) -> None:
         """Record "up" or "down" on one of the bot's answers in this conversation (None takes it back)."""
@@ -134,7 +135,7 @@ class FeedbackStore:
                 conn.execute(sa.insert(feedback_ratings).values(**rating.__dict__))
             except IntegrityError as error:  # a rating from another replica got in first
                 raise AlreadyRated("This conversation has already been rated. Thank you!") from error
-        self._on_event("rating.received", dict(rating.__dict__))
+            self._on_event(conn, "rating.received", dict(rating.__dict__))
         return rating
 
     def rating(self, session_id: str) -> Rating | None:

@@ -13,6 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
+from agent.assignment import DeskTeam
 from agent.canned import CannedStore
 from agent.conversations import ConversationStore
 from agent.desk_notes import DeskNotes
@@ -25,7 +26,8 @@ from agent.screenshot import read_screenshot
 from agent.sentiment import SentimentAnalyzer, load_sentiment_analyzer
 from agent.settings import Settings
 from agent.types import Screenshot
-from agent.webhooks import WebhookSender
+from agent.webhook_delivery import WebhookDeliverer
+from agent.webhook_outbox import WebhookOutbox
 from retrieval.database import Database
 from retrieval.errors import StoreUnavailable
 from retrieval.knowledge_base import KnowledgeBase
@@ -68,14 +70,25 @@ class Services:
             return kb
 
     @cached_property
-    def webhooks(self) -> WebhookSender:
+    def webhook_outbox(self) -> WebhookOutbox:
         with self._lock:
-            return WebhookSender(self.settings.webhooks)
+            return WebhookOutbox(self.database, self.settings.webhooks)
+
+    @cached_property
+    def webhook_deliverer(self) -> WebhookDeliverer:
+        """Sends the outbox's deliveries; the web app starts it (`findesk serve`), one per replica."""
+        with self._lock:
+            return WebhookDeliverer(self.webhook_outbox)
+
+    @cached_property
+    def team(self) -> DeskTeam:
+        with self._lock:
+            return DeskTeam(self.database, capacity=self.settings.desk.agent_capacity)
 
     @cached_property
     def conversations(self) -> ConversationStore:
         with self._lock:
-            return ConversationStore(self.database, on_event=self.webhooks.publish)
+            return ConversationStore(self.database, on_event=self.webhook_outbox.add, assign=self.team.assign_waiting)
 
     @cached_property
     def desk_notes(self) -> DeskNotes:
@@ -90,7 +103,7 @@ class Services:
     @cached_property
     def feedback(self) -> FeedbackStore:
         with self._lock:
-            return FeedbackStore(self.database, on_event=self.webhooks.publish)
+            return FeedbackStore(self.database, on_event=self.webhook_outbox.add)
 
     @cached_property
     def transcriber(self) -> Transcriber:
@@ -175,8 +188,8 @@ class Services:
         return Readiness(all(v == "ok" for v in checks.values()), checks)
 
     def close(self) -> None:
-        if "webhooks" in self.__dict__:
-            self.webhooks.close()  # deliveries still waiting for a retry are dropped (agent/webhooks.py)
+        if "webhook_deliverer" in self.__dict__:
+            self.webhook_deliverer.close()  # deliveries not sent yet wait in the outbox for the next start
         if "knowledge_base" in self.__dict__:
             self.knowledge_base.close()
         if "conversations" in self.__dict__:

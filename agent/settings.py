@@ -153,6 +153,20 @@ class SecurityConfig(BaseModel):
     handoffs_per_address: Rate = Field("20/hour", description="'Talk to a person' requests per client address.")
 
 
+class DeskConfig(BaseModel):
+    """The agent desk as a team (FINDESK_DESK__*): round-robin assignment, agent/assignment.py."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agent_capacity: int = Field(
+        3,
+        ge=1,
+        le=100,
+        description="Most open conversations handed to one available agent at a time by round-robin assignment "
+        "(claiming or reassigning by hand may go past it). Chat desks commonly give an agent 2-4 chats at once.",
+    )
+
+
 class WebConfig(BaseModel):
     """The web server's protections (FINDESK_WEB__*): cookies, proxies, embedding and upload limits."""
 
@@ -208,6 +222,7 @@ class Settings(BaseSettings):
     agent: AgentConfig = Field(default_factory=AgentConfig)
     opening_hours: OpeningHours = Field(default_factory=OpeningHours)
     webhooks: WebhookConfig = Field(default_factory=WebhookConfig)
+    desk: DeskConfig = Field(default_factory=DeskConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     web: WebConfig = Field(default_factory=WebConfig)
 

@@ -6,7 +6,7 @@ English: real banking77 customer messages (../shared/data/banking77/train.csv), 
 hand-made intent -> default-FAQ entry mapping (benchmarks/data/banking77_faq_map.json; intents the FAQ
 does not cover are "not in the FAQ"). 40 messages per intent, seeded, split half DEV (for choosing
 settings) and half TEST (reported). Chinese: benchmarks/data/zh_customer_queries.jsonl, questions we
-wrote as customers would (38 the FAQ cannot answer), alternate lines DEV / TEST.
+wrote as customers would (234: 146 answerable, 88 the FAQ cannot answer), alternate lines DEV / TEST.
 
 The query files are written to --out (never into the package: banking77 text stays out of the repo), so
 `findesk eval retrieval OUT/en_test.jsonl --json` measures the same thing.

@@ -11,6 +11,9 @@ live in this module:
   and an optimistic version check cannot race with another replica's edit. `read()` is one snapshot
   (SQLite's deferred BEGIN; PostgreSQL's REPEATABLE READ), so several statements agree with each other.
 - Upserts. `insert(table)` returns the dialect's INSERT, which has `on_conflict_do_nothing/do_update`.
+- Work queues. `claim(...)` takes rows for one worker atomically: on PostgreSQL with SELECT ... FOR UPDATE
+  SKIP LOCKED inside the UPDATE, so replicas skip each other's rows instead of waiting; on SQLite the same
+  UPDATE runs under BEGIN IMMEDIATE, which lets one writer in at a time.
 - Connections. SQLite: WAL, synchronous=FULL, foreign keys, a busy timeout. PostgreSQL: a bounded pool whose
   connections are checked before use (pool_pre_ping), so a restarted server costs one failed request at most.
 - Errors. A database that is down, locked or misconfigured raises `DatabaseUnavailable` with the reason,
@@ -104,6 +107,30 @@ class Database:
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT for `table`, with `on_conflict_do_nothing()` / `on_conflict_do_update()`."""
         return (sqlite.insert if self.is_sqlite else postgresql.insert)(table)
+
+    def claim(
+        self,
+        table: sa.Table,
+        where: sa.ColumnElement[bool],
+        *,
+        order_by: sa.ColumnElement[Any],
+        limit: int,
+        values: dict[str, Any],
+    ) -> list[sa.Row[Any]]:
+        """Set `values` on up to `limit` rows matching `where` (first by `order_by`) and return them, in one
+        transaction: callers in other threads, processes or replicas never get the same row at once.
+
+        `values` must make the rows stop matching `where` (a lease time, a status), or the next caller takes
+        them again. `table` needs a one-column primary key.
+        """
+        (key,) = table.primary_key.columns
+        chosen = sa.select(key).where(where).order_by(order_by).limit(limit)
+        if not self.is_sqlite:
+            chosen = chosen.with_for_update(skip_locked=True)
+        update = sa.update(table).where(key.in_(chosen.scalar_subquery())).values(values).returning(*table.c)
+        with self.write() as conn:
+            rows = conn.execute(update).all()
+        return sorted(rows, key=lambda row: row._mapping[key.name])
 
     def ping(self) -> None:
         """Raise DatabaseUnavailable unless the database answers a trivial query now."""

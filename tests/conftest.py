@@ -12,6 +12,7 @@ import pytest
 
 from agent.generators.local_llm import LlamaServer
 from retrieval.database import Database, open_database
+from tests import engines
 from tests.postgres import Cluster, find_bindir
 
 # Model hubs are unreachable here; make libraries fail fast instead of retrying for minutes.
@@ -67,36 +68,67 @@ def postgres() -> Iterator[Cluster]:
     if bindir is None:
         pytest.fail("PostgreSQL is not installed: run scripts/setup.sh --test (it installs Debian's postgresql).")
     cluster = Cluster(bindir)
+    engines.use_cluster(cluster)
     yield cluster
+    engines.use_cluster(None)
     cluster.destroy()
 
 
 @pytest.fixture(scope="session", autouse=True)
 def session_engine(request: pytest.FixtureRequest) -> Iterator[None]:
-    """With FINDESK_TEST_ENGINE=postgresql, session-wide fixtures (the live app) run on PostgreSQL too."""
-    if os.environ.get("FINDESK_TEST_ENGINE", "sqlite") != "postgresql":
+    """FINDESK_TEST_ENGINE=postgresql runs the whole suite on PostgreSQL (tests/engines.py has the rule).
+
+    Until a test starts, FINDESK_DATABASE_URL names a database that does not exist, so a module- or
+    session-scoped fixture that builds its settings from the environment fails loudly instead of landing in
+    SQLite or in another fixture's database: such fixtures use `engines.settings(folder)`.
+    """
+    if not engines.ON_POSTGRESQL:
         yield
         return
-    os.environ["FINDESK_DATABASE_URL"] = request.getfixturevalue("postgres").new_database()
+    cluster = request.getfixturevalue("postgres")
+    os.environ["FINDESK_DATABASE_URL"] = cluster.url("fixture_should_use_tests_engines_settings")
     yield
     del os.environ["FINDESK_DATABASE_URL"]
 
 
 @pytest.fixture(autouse=True)
-def engine_under_test(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """FINDESK_TEST_ENGINE=postgresql runs the whole suite on PostgreSQL: every test whose settings come from
-    the environment (the app, the CLI, Services) gets a fresh database on the session's cluster instead of
-    SQLite in its data folder. The storage tests run on both engines either way (`database_url`)."""
-    if os.environ.get("FINDESK_TEST_ENGINE", "sqlite") == "postgresql":
-        monkeypatch.setenv("FINDESK_DATABASE_URL", request.getfixturevalue("postgres").new_database())
+def engine_under_test(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """In PostgreSQL mode a test with a `tmp_path` gets a fresh database for it (and every data folder inside
+    it), and FINDESK_DATABASE_URL names it, so whatever the test builds from the environment (the app, the
+    CLI, Services) uses it. A test without one has no data folder of its own; its FINDESK_DATABASE_URL names
+    a database that does not exist, so one that opens a database from the environment anyway fails loudly.
+    Databases the test opened through `engines.database` are closed after it."""
+    folder = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    if engines.ON_POSTGRESQL:
+        if folder is not None:
+            url = engines.env_url(folder)
+        else:
+            url = request.getfixturevalue("postgres").url("test_without_tmp_path_has_no_database")
+        monkeypatch.setenv("FINDESK_DATABASE_URL", url)
+    yield
+    engines.close_test_databases()
+    if engines.ON_POSTGRESQL and folder is not None:
+        engines.drop(folder)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on the session's live app use its database: they are `storage` tests (pyproject.toml), which
+    `make test` runs a second time on PostgreSQL. Modules that reach a database otherwise say so themselves."""
+    for item in items:
+        if "live_app" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.storage)
+
+
+# The storage tests run on both engines in the default (SQLite) run; on PostgreSQL, everything is.
+@pytest.fixture(params=["postgresql"] if engines.ON_POSTGRESQL else ["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The same storage test on both engines: a fresh SQLite file, or a fresh PostgreSQL database."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'findesk.sqlite3'}"
-    return request.getfixturevalue("postgres").new_database()
+    if engines.ON_POSTGRESQL:
+        return engines.database_url(tmp_path)  # the test's own database, as the sqlite file is its folder's
+    request.getfixturevalue("postgres")
+    return engines.new_postgres_database()
 
 
 @pytest.fixture

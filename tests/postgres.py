@@ -35,13 +35,17 @@ def free_port() -> int:
 
 
 class Cluster:
-    """One running PostgreSQL server; `new_database()` gives each test its own empty database."""
+    """One running PostgreSQL server; `new_database()` gives each test its own database."""
 
     def __init__(self, bindir: Path, *, durable: bool = False) -> None:
         """`durable`: fsync on, as in production (benchmarks); the tests run with it off."""
         self.bindir = bindir
         self.port = free_port()
-        self.folder = Path(tempfile.mkdtemp(prefix="findesk-pg-"))
+        # Tests keep the cluster in memory where there is a tmpfs: each test's database is a few MB of files
+        # that a shared disk would write and delete again for nothing.
+        memory = Path("/dev/shm")
+        parent = memory if memory.is_dir() and not durable else None
+        self.folder = Path(tempfile.mkdtemp(prefix="findesk-pg-", dir=parent))
         self.data = self.folder / "data"
         self.log = self.folder / "server.log"
         self._as_root = os.geteuid() == 0
@@ -65,11 +69,26 @@ class Cluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://findesk@127.0.0.1:{self.port}/{database}"
 
-    def new_database(self) -> str:
+    def new_database(self, template: str = "template1") -> str:
+        """A new database, a copy of `template` (default: empty); its URL."""
         name = "t_" + uuid.uuid4().hex[:12]
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            # FILE_COPY: a file copy plus a checkpoint, which is cheap with fsync off; about 2.5 times faster
+            # here than the default WAL_LOG, which writes every page of the template to the WAL.
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
         return self.url(name)
+
+    def drop_database(self, url: str) -> None:
+        """Drop the database at `url`, closing whatever connections a test left open to it."""
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+    def make_template(self, url: str) -> str:
+        """Turn the database at `url` (no one connected) into a template for `new_database`; its name."""
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" WITH is_template true ALLOW_CONNECTIONS false')
+        return name
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")

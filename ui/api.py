@@ -25,6 +25,7 @@ from fastapi.security import HTTPBearer
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from agent.canned import CannedExists, CannedNotFound
 from agent.conversations import ConversationNotFound, HandoffStateError
 from agent.errors import AgentError, GeneratorError
 from agent.feedback import AlreadyRated
@@ -41,6 +42,7 @@ from retrieval.errors import (
 )
 from retrieval.types import FaqEntry
 from speech.errors import SpeechError
+from ui.api_canned import add_canned_routes
 from ui.api_models import (
     AgentReplyIn,
     CsatIn,
@@ -71,7 +73,7 @@ AfterId = Annotated[int, Query(ge=0, le=2**63 - 1, description="Only messages ne
 NO_SESSION = "Unknown conversation or wrong X-Session-Token: send the session_token from the reply that started it."
 _STATUS = {
     EntryNotFound: 404, ConversationNotFound: 404, EntryExists: 409, VersionConflict: 409, HandoffStateError: 409,
-    AlreadyRated: 409, GeneratorError: 503, StoreUnavailable: 503,
+    AlreadyRated: 409, CannedExists: 409, CannedNotFound: 404, GeneratorError: 503, StoreUnavailable: 503,
 }  # fmt: skip
 # Declares the scheme for /docs ("Authorize" button); the check itself is `request_user`.
 bearer = HTTPBearer(auto_error=False, description="A token from `findesk user token NAME`.")
@@ -113,13 +115,13 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, bug)
 
 
-def _role(role: str, users: UserStore) -> Callable[..., User]:
+def _role(users: UserStore, *roles: str) -> Callable[..., User]:
     def dependency(request: Request, _scheme: object = Depends(bearer)) -> User:
         user = request_user(request, users)
         if user is None:
             raise HTTPException(401, "Send `Authorization: Bearer <token>`; create one with `findesk user token NAME`.")
-        if user.role != role:
-            raise HTTPException(403, f"This needs the {role} role; {user.name} is an {user.role}.")
+        if user.role not in roles:
+            raise HTTPException(403, f"This needs the {' or '.join(roles)} role; {user.name} is an {user.role}.")
         return user
 
     return dependency
@@ -157,7 +159,8 @@ def api_router(services: Services, users: UserStore, limits: RateLimits) -> APIR
     # Every multipart body is capped and its text fields checked as UTF-8 (ui/strict_form.py).
     max_body = max(settings.agent.max_image_bytes + settings.speech.max_bytes, settings.retrieval.max_import_bytes)
     router = APIRouter(prefix="/api", route_class=strict_form_route(max_body + 1_000_000))
-    agent_user, operator_user = Depends(_role("agent", users)), Depends(_role("operator", users))
+    agent_user, operator_user = Depends(_role(users, "agent")), Depends(_role(users, "operator"))
+    staff_user = Depends(_role(users, "agent", "operator"))
 
     def customer_session(session_id: str, token: str | None) -> str:
         """The conversation if `token` is its secret; one 401 for unknown ids and wrong tokens alike."""
@@ -284,11 +287,7 @@ def api_router(services: Services, users: UserStore, limits: RateLimits) -> APIR
         attachment = {"Content-Disposition": 'attachment; filename="findesk-report.csv"'}
         return PlainTextResponse(report_csv(_report(since, until)), media_type="text/csv", headers=attachment)
 
-    @router.get("/canned/export", tags=["canned"], response_class=PlainTextResponse)
-    def canned_export(_user: User = operator_user) -> PlainTextResponse:
-        """The team's canned responses as JSONL (the console's import format)."""
-        attachment = {"Content-Disposition": 'attachment; filename="canned.jsonl"'}
-        return PlainTextResponse(services.canned.export_jsonl(), media_type="application/x-ndjson", headers=attachment)
+    add_canned_routes(router, services, staff_user, operator_user)
 
     def _report(since: date | None, until: date | None) -> dict[str, Any]:
         if since and until and until <= since:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.canned import MAX_TEXT_CHARS
 from agent.conversations import Handoff, StoredMessage
 from agent.types import Reply
 from retrieval.types import FaqEntry, Hit
@@ -219,3 +220,28 @@ def hits_out(hits: list[Hit]) -> list[HitOut]:
 
 def handoff_out(handoff: Handoff) -> HandoffOut:
     return HandoffOut.model_validate(handoff)
+
+
+class CannedOut(_Out):
+    shortcut: str
+    language: str
+    title: str
+    text: str
+    updated_at: str
+    updated_by: str
+
+
+class CannedIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    shortcut: str = Field(description="Typed as /shortcut in the desk: lower-case letters, digits, '-' or '_'.")
+    language: str = Field("en", description="en or zh.")
+    title: str = Field("", max_length=200, description="Shown in the desk's picker; empty: the shortcut.")
+    text: str = Field(max_length=MAX_TEXT_CHARS, description="May use {customer_name} and {agent_name}.")
+
+
+class CannedUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field("", max_length=200)
+    text: str = Field(max_length=MAX_TEXT_CHARS)

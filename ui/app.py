@@ -33,7 +33,7 @@ from ui.login import COOKIE, StaffGate, auth_dependency, login_router
 from ui.rate_limits import RateLimits
 from ui.security_headers import SecurityHeaders
 from ui.upload_gate import UploadGate
-from ui.uploads import AUDIO_TYPES, FAQ_FILE_TYPES, IMAGE_TYPES, Uploads
+from ui.uploads import AUDIO_TYPES, CANNED_FILE_TYPES, FAQ_FILE_TYPES, IMAGE_TYPES, Uploads
 from ui.widget import widget_router
 
 log = logging.getLogger("findesk.ui")
@@ -60,6 +60,7 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        services.webhook_deliverer.start()  # a thread only when webhooks.urls is set
         if warm_up:  # listen at once (/healthz answers); /readyz says ready when the models are in
             threading.Thread(target=_warm_up, args=(services,), name="findesk-warm-up", daemon=True).start()
         yield
@@ -80,7 +81,8 @@ def build_app(
     app.include_router(login_router(users, secure_cookies=settings.web.secure_cookies))
     app.include_router(widget_router(settings.web))
     # The last added runs first: headers on every answer, then the CSRF check, the staff check, the upload gate.
-    accepted = {"/chat": IMAGE_TYPES + AUDIO_TYPES, "/desk": AUDIO_TYPES, "/console": FAQ_FILE_TYPES}
+    console_types = tuple(dict.fromkeys(FAQ_FILE_TYPES + CANNED_FILE_TYPES))  # FAQ files and canned responses
+    accepted = {"/chat": IMAGE_TYPES + AUDIO_TYPES, "/desk": AUDIO_TYPES, "/console": console_types}
     app.add_middleware(UploadGate, uploads=uploads, accepted=accepted)
     app.add_middleware(StaffGate, users=users)
     app.add_middleware(CsrfGuard, cookie=COOKIE)

@@ -259,17 +259,10 @@ class UserStore:
         Refused with LoginThrottled, before the password is even checked, after too many recent failures for
         the account or from the address; every attempt is written to the sign-in log.
         """
-        try:
-            self._check_throttle(name, address)
-        except LoginThrottled:
-            self._audit("login_throttled", name, address)
-            raise
-        try:
-            user = self.verify_password(name, password)
-        except AuthError:
-            self._audit("login_failed", name, address)
-            raise
-        self._audit("login", user.name, address)
+        attempt = self._count_attempt(name, address)
+        user = self.verify_password(name, password)  # a wrong password leaves the attempt counted as failed
+        with self.db.write() as conn:
+            conn.execute(sa.update(auth_audit).where(auth_audit.c.id == attempt).values(event="login", user=user.name))
         return self.issue_token(user.name, kind="session", ttl=timedelta(hours=SESSION_HOURS))
 
     def sign_ins(self, limit: int = 100) -> list[dict[str, str]]:
@@ -279,35 +272,48 @@ class UserStore:
             rows = conn.execute(sa.select(*columns).order_by(auth_audit.c.id.desc()).limit(limit)).all()
         return [dict(row._mapping) for row in rows]
 
-    def _audit(self, event: str, name: str, address: str) -> None:
-        with self.db.write() as conn:
-            conn.execute(sa.insert(auth_audit).values(at=_stamp(), event=event, user=name, address=address))
+    def _count_attempt(self, name: str, address: str) -> int:
+        """Check the limits and log the attempt in one transaction under the sign-in lock; its row's id.
 
-    def _check_throttle(self, name: str, address: str) -> None:
+        The attempt is logged as failed before the (slow) password check and turned into "login" if the
+        password is right. Checking first and counting after the check would let a burst of guesses sent at
+        once, to one replica or several, all pass the limit before the first failure was counted.
+        """
+        with self.db.write(lock="sign-in") as conn:
+            wait = self._throttled_for(conn, name, address)
+            event = "login_failed" if wait is None else "login_throttled"
+            values = {"at": _stamp(), "event": event, "user": name, "address": address}
+            attempt = conn.execute(sa.insert(auth_audit).values(**values).returning(auth_audit.c.id)).scalar_one()
+        if wait is not None:
+            raise LoginThrottled(wait)
+        return attempt
+
+    def _throttled_for(self, conn: sa.Connection, name: str, address: str) -> int | None:
+        """Seconds until the next attempt is allowed, or None if this one is."""
         limits, now = self.login_limits, _now()
         since = _stamp(now - limits.window)
-        with self.db.read() as conn:
-            # An account's count restarts at its last successful sign-in (only its owner can do that); an
-            # address's does not, or one valid account would let its holder guess at everyone else's.
-            last_ok = conn.execute(
-                sa.select(sa.func.max(auth_audit.c.at)).where(auth_audit.c.event == "login", auth_audit.c.user == name)
-            ).scalar()
-            checks = [(auth_audit.c.user == name, max(since, last_ok or ""), limits.per_account)]
-            if address:
-                checks.append((auth_audit.c.address == address, since, limits.per_address))
-            for who, after, allowed in checks:
-                # The newest `allowed` failures; once the oldest of them leaves the window, one more try is allowed.
-                recent = (
-                    sa.select(auth_audit.c.at)
-                    .where(who, auth_audit.c.event == "login_failed", auth_audit.c.at > after)
-                    .order_by(auth_audit.c.at.desc())
-                    .limit(allowed)
-                    .subquery()
-                )
-                count, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(recent.c.at))).one()
-                if count >= allowed:
-                    wait = datetime.fromisoformat(oldest) + limits.window - now
-                    raise LoginThrottled(max(1, math.ceil(wait.total_seconds())))
+        # An account's count restarts at its last successful sign-in (only its owner can do that); an
+        # address's does not, or one valid account would let its holder guess at everyone else's.
+        last_ok = conn.execute(
+            sa.select(sa.func.max(auth_audit.c.at)).where(auth_audit.c.event == "login", auth_audit.c.user == name)
+        ).scalar()
+        checks = [(auth_audit.c.user == name, max(since, last_ok or ""), limits.per_account)]
+        if address:
+            checks.append((auth_audit.c.address == address, since, limits.per_address))
+        for who, after, allowed in checks:
+            # The newest `allowed` failures; once the oldest of them leaves the window, one more try is allowed.
+            recent = (
+                sa.select(auth_audit.c.at)
+                .where(who, auth_audit.c.event == "login_failed", auth_audit.c.at > after)
+                .order_by(auth_audit.c.at.desc())
+                .limit(allowed)
+                .subquery()
+            )
+            count, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(recent.c.at))).one()
+            if count >= allowed:
+                wait = datetime.fromisoformat(oldest) + limits.window - now
+                return max(1, math.ceil(wait.total_seconds()))
+        return None
 
     def user_for_token(self, token: str | None) -> User | None:
         """The user a token stands for, or None if it is unknown, expired or its user was removed."""

@@ -19,6 +19,7 @@ from typing import Any
 import gradio as gr
 
 from agent.conversations import ConversationNotFound
+from agent.feedback import MAX_COMMENT_CHARS
 from agent.services import Services
 from agent.types import Reply, ReplyDelta, Turn
 from retrieval.errors import StoreUnavailable
@@ -41,7 +42,7 @@ class ChatState:
     last_seen_id: int = 0  # newest stored message id the page has looked at for agent/system messages
     handed_over: bool = False
     answers: tuple[tuple[int, int], ...] = ()  # (chat history index, stored answer id): what a thumb refers to
-    asked_rating: bool = False  # the rating buttons are offered once
+    asked_rating: bool = False  # the rating buttons (and the comment box) are offered once
 
 
 def new_state(request: gr.Request | None = None) -> ChatState:
@@ -71,6 +72,19 @@ def _without_options(message: dict[str, Any]) -> dict[str, Any]:
 
 def _slow_down(limited: RateLimited, lang: str) -> str:
     return text_html(text(lang, "slow_down_" + limited.action).format(seconds=limited.retry_after_s))
+
+
+def _stars() -> list[dict[str, str]]:
+    return [{"value": f"rate:{n}", "label": f"{'★' * n} {n}"} for n in range(1, 6)]
+
+
+def _comment_box(lang: str, *, visible: bool, value: str = "") -> gr.Textbox:
+    return gr.Textbox(
+        value=value,
+        visible=visible,
+        label=text(lang, "rate_comment"),
+        placeholder=text(lang, "rate_comment_placeholder"),
+    )
 
 
 def _user_bubble(words: str, has_image: bool, has_audio: bool, lang: str) -> str:
@@ -174,19 +188,26 @@ class ChatHandlers:
         self,
         history: list[dict[str, Any]] | None,
         state: ChatState | None,
+        comment: str | None,
         option: gr.SelectData,
         request: gr.Request,
     ) -> Iterator[tuple[Any, ...]]:
         """A button in the chat: a "did you mean" choice (the same turn as typing its number), "talk to a person"
-        after a thumbs down, or a rating after our team resolved the conversation."""
+        after a thumbs down, or a rating (with the comment box's text) after our team resolved the conversation.
+        Yields (chatbot, textbox, state, timer, talk button, comment box)."""
         value = str(option.value)
         if value == "talk":
             history, state, timer = self.talk_to_person([_without_options(m) for m in history or []], state)
-            yield history, gr.skip(), state, timer, gr.skip()
+            yield history, gr.skip(), state, timer, gr.skip(), gr.skip()
         elif value.startswith("rate:"):
-            yield self.rate(history, state, int(value.removeprefix("rate:"))), gr.skip(), state, gr.skip(), gr.skip()
+            score = int(value[5:]) if value[5:].isdigit() else 0  # a forged value is refused by the store
+            history, taken = self.rate(history, state, score, comment or "")
+            lang = state.language if state is not None else "en"
+            box = _comment_box(lang, visible=False) if taken else gr.skip()  # kept, to shorten and send again
+            yield history, gr.skip(), state, gr.skip(), gr.skip(), box
         else:
-            yield from self.send({"text": value, "files": []}, history, state, request)
+            for update in self.send({"text": value, "files": []}, history, state, request):
+                yield *update, gr.skip()
 
     def thumb(
         self, history: list[dict[str, Any]] | None, state: ChatState | None, like: gr.LikeData
@@ -207,16 +228,29 @@ class ChatHandlers:
             history.append({"role": "assistant", "content": text(state.language, "not_helpful"), "options": offer})
         return history, state
 
-    def rate(self, history: list[dict[str, Any]] | None, state: ChatState | None, score: int) -> list[dict[str, Any]]:
+    def rate(
+        self, history: list[dict[str, Any]] | None, state: ChatState | None, score: int, comment: str = ""
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Send the rating with the optional comment; (chatbot, whether the rating is settled now).
+
+        A comment over the limit is not sent: the customer is told by how much, and the buttons are offered
+        again so they can shorten it and rate (the store checks the same limit and redacts PII).
+        """
         history = [_without_options(m) for m in history or []]
         if state is None:
-            return history
+            return history, False
+        comment = comment.strip()
+        if len(comment) > MAX_COMMENT_CHARS:
+            notice = text(state.language, "comment_too_long").format(n=len(comment), limit=MAX_COMMENT_CHARS)
+            history.append({"role": "assistant", "content": text_html(notice), "options": _stars()})
+            return history, False
         try:
-            self.services.feedback.rate(self._existing(state), score)
-            history.append({"role": "assistant", "content": text(state.language, "rate_thanks")})
+            self.services.feedback.rate(self._existing(state), score, comment)
+            thanks = text(state.language, "rate_thanks_comment" if comment else "rate_thanks")
+            history.append({"role": "assistant", "content": thanks})
         except Exception as error:
             history.append({"role": "assistant", "content": text_html(customer_message(error, state.language))})
-        return history
+        return history, True
 
     def talk_to_person(
         self, history: list[dict[str, Any]] | None, state: ChatState | None, request: gr.Request | None = None
@@ -240,26 +274,29 @@ class ChatHandlers:
         return history, state, gr.Timer(active=True)
 
     def poll(self, history: list[dict[str, Any]] | None, state: ChatState | None) -> tuple[Any, ...]:
-        """Timer tick after a handoff: show new messages from our team; (chatbot, state, timer)."""
+        """Timer tick after a handoff: show new messages from our team; (chatbot, state, timer, comment box)."""
         if state is None or not state.handed_over or not self._is_own(state):
-            return gr.skip(), state, gr.Timer(active=False)
+            return gr.skip(), state, gr.Timer(active=False), gr.skip()
         before = state.last_seen_id
         try:
             history, state = self._append_staff_messages(list(history or []), state)
             handoff = self.services.conversations.handoff(state.session_id)
         except StoreUnavailable as error:  # the database is away: keep polling, it picks up where it stopped
             log.warning("polling for staff messages failed: %s", error)
-            return gr.skip(), state, gr.skip()
+            return gr.skip(), state, gr.skip(), gr.skip()
         if handoff is not None and handoff.status == "resolved":
             history.append({"role": "assistant", "content": text(state.language, "resolved")})
+            box = gr.skip()
             if not state.asked_rating and self.services.feedback.can_rate(state.session_id):
-                stars = [{"value": f"rate:{n}", "label": f"{'★' * n} {n}"} for n in range(1, 6)]
-                history.append({"role": "assistant", "content": text(state.language, "rate_prompt"), "options": stars})
+                history.append(
+                    {"role": "assistant", "content": text(state.language, "rate_prompt"), "options": _stars()}
+                )
                 state = replace(state, asked_rating=True)
-            return history, replace(state, handed_over=False), gr.Timer(active=False)
+                box = _comment_box(state.language, visible=True)
+            return history, replace(state, handed_over=False), gr.Timer(active=False), box
         if state.last_seen_id == before:
-            return gr.skip(), state, gr.skip()
-        return history, state, gr.skip()
+            return gr.skip(), state, gr.skip(), gr.skip()
+        return history, state, gr.skip(), gr.skip()
 
     def _own(self, state: ChatState, action: str) -> ChatState:
         """The state with its conversation: opened now on the first message; refused if its token is wrong."""
@@ -335,6 +372,8 @@ def build_chat_page(services: Services, uploads: Uploads, limits: RateLimits, **
                 elem_id="chat-input",
             )
             talk = gr.Button(text("en", "talk"), variant="secondary", scale=1, elem_id="talk-to-person")
+        # Shown with the rating buttons once our team resolved the chat; its text goes with the chosen score.
+        comment = gr.Textbox(lines=2, max_lines=6, visible=False, elem_id="rating-comment")
         timer = gr.Timer(POLL_SECONDS, active=False)
 
         def start(request: gr.Request) -> tuple[Any, ...]:
@@ -358,8 +397,8 @@ def build_chat_page(services: Services, uploads: Uploads, limits: RateLimits, **
         )
         chatbot.option_select(
             handlers.choose,
-            [chatbot, state],
-            [chatbot, textbox, state, timer, talk],
+            [chatbot, state, comment],
+            [chatbot, textbox, state, timer, talk, comment],
             api_visibility="private",  # the same turn as `send` with the number, which is the public way
             concurrency_limit=None,
             show_progress="hidden",
@@ -369,7 +408,7 @@ def build_chat_page(services: Services, uploads: Uploads, limits: RateLimits, **
         timer.tick(
             handlers.poll,
             [chatbot, state],
-            [chatbot, state, timer],
+            [chatbot, state, timer, comment],
             api_visibility="private",
             concurrency_limit=None,
             show_progress="hidden",

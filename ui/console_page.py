@@ -246,7 +246,7 @@ def build_console_page(services: Services, users: UserStore, uploads: Uploads, *
                                     label="Unanswered, grouped (click a row to draft an FAQ entry)")  # fmt: skip
                 gap_groups = gr.State([])
             reports_tab(services, users)
-            canned_listing = canned_tab(services, users)
+            canned_listing = canned_tab(services, users, uploads)
 
         form = [entry_id, question, answer, alternates, cat_in, lang_in, tags_in, version]
         filters = [search, category, language]

@@ -15,11 +15,16 @@ from urllib.parse import urlencode
 import gradio as gr
 from matplotlib.figure import Figure
 
+from agent.feedback import Rating
 from agent.reports import build_report
 from agent.services import Services
 from ui.auth import UserStore
 from ui.errors import as_gradio_error
 from ui.login import require_staff
+from ui.safe_html import text_html
+
+LATEST_COMMENTS = 20  # the newest rating comments shown under the charts
+NO_COMMENTS = "*No rating comments in this period.*"
 
 
 class ReportHandlers:
@@ -29,7 +34,7 @@ class ReportHandlers:
 
     @as_gradio_error
     def show(self, since: str, until: str, request: gr.Request) -> tuple[Any, ...]:
-        """(summary, conversations by day, handoff reasons, sentiment trend, CSV link)."""
+        """(summary, conversations by day, handoff reasons, sentiment trend, CSV link, rating comments)."""
         require_staff(request, self.users, "operator")
         low, high = _day(since, "From"), _day(until, "Until")
         if low and high and high <= low:
@@ -38,7 +43,15 @@ class ReportHandlers:
         report = build_report(
             self.services.database, lambda entry_id: e.category if (e := store.get(entry_id)) else None, low, high
         )
-        return _summary(report), _by_day(report), _reasons(report), _trend(report), _csv_link(low, high)
+        # Ratings given in the period (the report counts them by when the conversation started; close enough
+        # for reading what customers wrote).
+        ratings = self.services.feedback.ratings(
+            low.isoformat() if low else "", (high.isoformat() if high else "\uffff")
+        )
+        return (
+            _summary(report), _by_day(report), _reasons(report), _trend(report), _csv_link(low, high),
+            _comments(ratings),
+        )  # fmt: skip
 
 
 def _day(value: str, label: str) -> date | None:
@@ -65,6 +78,19 @@ def _summary(report: dict[str, Any]) -> str:
         f"{report['thumbs_up']}, down {report['thumbs_down']} · unanswered questions "
         f"**{report['unanswered_questions']}**"
     )
+
+
+def _comments(ratings: list[Rating]) -> str:
+    """The newest comments customers sent with their rating, as escaped text (they wrote them; PII redacted)."""
+    rows = [r for r in reversed(ratings) if r.comment][:LATEST_COMMENTS]
+    if not rows:
+        return NO_COMMENTS
+    items = "".join(
+        f"<li>{'★' * r.score} ({r.score}) · {text_html(r.at[:16].replace('T', ' '))} · "
+        f"{text_html(r.agent or '–')}: {text_html(r.comment)}</li>"
+        for r in rows
+    )
+    return f"<p><strong>Rating comments</strong> (newest first)</p><ul>{items}</ul>"
 
 
 def _figure(title: str) -> tuple[Figure, Any]:
@@ -124,4 +150,10 @@ def reports_tab(services: Services, users: UserStore) -> None:
             by_day = gr.Plot(label="Conversations by day", elem_id="report-by-day")
             reasons = gr.Plot(label="Handoff reasons", elem_id="report-reasons")
         trend = gr.Plot(label="Customer sentiment", elem_id="report-trend")
-    refresh.click(handlers.show, [since, until], [summary, by_day, reasons, trend, csv_link], api_visibility="private")
+        comments = gr.Markdown(elem_id="report-comments")
+    refresh.click(
+        handlers.show,
+        [since, until],
+        [summary, by_day, reasons, trend, csv_link, comments],
+        api_visibility="private",
+    )

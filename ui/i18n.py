@@ -31,6 +31,11 @@ TEXT: dict[str, dict[str, str]] = {
         "not_helpful": "Sorry that didn't help. Would you like to talk to a person?",
         "rate_prompt": "How did we do? Please rate this conversation (1 = poor, 5 = excellent).",
         "rate_thanks": "Thank you for your rating!",
+        "rate_thanks_comment": "Thank you for your rating and your comment!",
+        "rate_comment": "Anything to add? (optional, sent with your rating)",
+        "rate_comment_placeholder": "Write a comment, then choose 1-5 above",
+        "comment_too_long": "Your comment is too long ({n} characters; the limit is {limit}). Please shorten it and "
+        "choose your rating again.",
         "unreadable": "I could not read that file; please attach it again.",
         "slow_down_chat_turn": "You are sending messages faster than we can answer: please wait {seconds} s and send "
         "it again.",
@@ -67,6 +72,10 @@ TEXT: dict[str, dict[str, str]] = {
         "not_helpful": "抱歉没能帮到您。需要转人工客服吗？",
         "rate_prompt": "请为本次服务评分（1 = 很差，5 = 很好）。",
         "rate_thanks": "感谢您的评价！",
+        "rate_thanks_comment": "感谢您的评分和留言！",
+        "rate_comment": "还有什么想说的吗？（可选，与评分一起提交）",
+        "rate_comment_placeholder": "先写下留言，再点击上方的 1-5 分",
+        "comment_too_long": "您的留言太长（{n} 个字符，上限 {limit}）。请删减后重新选择评分。",
         "unreadable": "无法读取该文件，请重新上传。",
         "slow_down_chat_turn": "您发送消息过于频繁，请等待 {seconds} 秒后再发送。",
         "slow_down_handoff": "我们已收到您的转人工请求，请等待 {seconds} 秒后再试。",

@@ -30,6 +30,7 @@ from ui.i18n import text
 IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
 AUDIO_TYPES = (".wav", ".mp3", ".ogg", ".oga", ".opus", ".webm", ".m4a", ".mp4", ".flac", ".aac")
 FAQ_FILE_TYPES = (".jsonl", ".csv", ".md")
+CANNED_FILE_TYPES = (".jsonl", ".csv")
 
 
 class UploadRefused(Exception):

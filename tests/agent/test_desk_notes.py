@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,7 @@ from agent.conversations import ConversationNotFound, ConversationStore
 from agent.desk_notes import DeskNotes
 from agent.errors import AgentError
 from retrieval.database import Database
+from tests import engines
 
 
 @pytest.fixture
@@ -92,3 +94,49 @@ def test_canned_import_is_all_or_nothing_and_export_round_trips(database: Databa
     assert '"shortcut": "hello"' in exported
     other = CannedStore(database)
     assert other.import_jsonl(exported, actor="olga") == 1 and len(other.list()) == 1
+
+
+def test_canned_import_from_csv_with_a_header_row(database: Database) -> None:
+    store = CannedStore(database)
+    data = (
+        "Shortcut,language,title,text\r\n"
+        'card-frozen,en,Card frozen,"Hi {customer_name}, your card is frozen.\nCall us, {agent_name}."\r\n'
+        "\r\n"
+        "card-frozen,zh,,您的卡已冻结。\r\n"
+    )
+    assert store.import_text(data, "csv", actor="olga") == 2
+    en, zh = store.list()
+    assert (en.title, en.text) == ("Card frozen", "Hi {customer_name}, your card is frozen.\nCall us, {agent_name}.")
+    assert (zh.title, zh.text, zh.updated_by) == ("card-frozen", "您的卡已冻结。", "olga")  # no title: the shortcut
+    no_title = "shortcut,language,text\nhello,en,Hello!\n"
+    assert store.import_text(no_title, "csv", actor="olga") == 1 and len(store.list()) == 3
+
+
+@pytest.mark.storage
+@pytest.mark.parametrize(
+    ("format", "data", "message"),
+    [
+        ("csv", "shortcut,text\nhello,Hi\n", "language is missing"),
+        ("csv", "shortcut,language,text\nhello,en,Hi,extra\n", "Line 2 has more cells"),
+        ("csv", "shortcut,language,text\nhello,en\n", "Line 2: 'text' is missing"),
+        ("csv", "shortcut,language,text\nok,en,fine\nbad one,en,x\n", "Line 3: The shortcut"),
+        ("csv", "shortcut,language,text\nhello,en,Hi\nhello,en,Again\n", "Line 3: /hello \\(en\\) is also on line 2"),
+        ("csv", "", "language, title \\(optional\\) and text"),
+        ("csv", "shortcut,language,text\n", "no canned responses"),
+        ("jsonl", "not json\n", "Line 1 is not JSON"),
+        ("jsonl", '["a", "list"]\n', "Line 1: each line is one JSON object"),
+        ("jsonl", '{"shortcut": "x", "language": "en", "text": 5}\n', "Line 1: every field must be text"),
+        ("jsonl", '{"shortcut": "x", "text": "y"}\n', "Line 1: 'language' is missing"),
+        ("jsonl", "\n\n", "no canned responses"),
+        ("xml", "<x/>", "jsonl or csv"),
+    ],
+)
+def test_bad_canned_files_are_refused_with_the_line_and_nothing_is_saved(
+    tmp_path: Path, format: str, data: str, message: str
+) -> None:
+    store = CannedStore(engines.database(tmp_path))  # the engine under test: "nothing is saved" is a transaction
+    store.import_text("shortcut,language,text\nkept,en,Kept\n", "csv", actor="olga")
+    with pytest.raises(CannedError, match=message) as refused:
+        store.import_text(data, format, actor="olga")
+    assert "Nothing was imported" in str(refused.value) or format == "xml"
+    assert [c.shortcut for c in store.list()] == ["kept"]

@@ -21,14 +21,14 @@ def events() -> list[tuple[str, dict[str, Any]]]:
 
 @pytest.fixture
 def conversations(database: Database, events: list) -> Iterator[ConversationStore]:
-    store = ConversationStore(database, on_event=lambda event, data: events.append((event, data)))
+    store = ConversationStore(database, on_event=lambda _conn, event, data: events.append((event, data)))
     yield store
     store.close()
 
 
 @pytest.fixture
 def feedback(database: Database, events: list) -> FeedbackStore:
-    return FeedbackStore(database, on_event=lambda event, data: events.append((event, data)))
+    return FeedbackStore(database, on_event=lambda _conn, event, data: events.append((event, data)))
 
 
 def _answered(conversations: ConversationStore, session: str, question: str = "How do I reset my PIN?") -> int:

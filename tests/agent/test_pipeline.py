@@ -21,16 +21,16 @@ from agent.opening_hours import OpeningHours
 from agent.pipeline import Agent
 from agent.policy import URGENT
 from agent.services import Services
-from agent.settings import load_settings
 from agent.types import Reply, ReplyDelta, Route, Turn
 from speech.errors import SpeechError
+from tests import engines
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.storage]
 
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    services = Services(load_settings(data_dir=tmp_path_factory.mktemp("findesk")))
+    services = Services(engines.settings(tmp_path_factory.mktemp("findesk")))
     yield services
     services.close()
 

@@ -18,12 +18,12 @@ import pytest
 
 from agent.pipeline import Agent
 from agent.services import Services
-from agent.settings import load_settings
 from agent.types import Route, Turn
 from speech.audio import decode_audio
 from speech.types import Transcript
+from tests import engines
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.storage]
 
 CONVERSATION = (  # (RAVDESS file of actor 01, the words given to it)
     ("03-01-01-01-01-01-01.flac", "How do I activate my new debit card?"),  # neutral voice
@@ -34,7 +34,7 @@ CONVERSATION = (  # (RAVDESS file of actor 01, the words given to it)
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    services = Services(load_settings(data_dir=tmp_path_factory.mktemp("findesk")))
+    services = Services(engines.settings(tmp_path_factory.mktemp("findesk")))
     yield services
     services.close()
 

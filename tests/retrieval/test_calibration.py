@@ -16,6 +16,7 @@ from retrieval.hybrid import RankedEntry
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.signals import FEATURES, EntryWords, Vocabulary, signals
 from retrieval.types import FaqEntry
+from tests import engines
 from tests.retrieval.models import minilm
 
 
@@ -102,9 +103,10 @@ def test_a_rare_query_word_missing_from_the_top_entry_is_a_signal() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.storage
 def test_the_default_faq_answers_asks_back_and_refuses_and_refits_after_an_edit(tmp_path: Path) -> None:
     config = RetrievalConfig(persist_delay_s=0, calibration_delay_s=0.2)
-    kb = KnowledgeBase.open(tmp_path, config, embedder=minilm())
+    kb = KnowledgeBase.open(tmp_path, config, embedder=minilm(), database=engines.database(tmp_path))
     try:
         kb.ensure_default_faq()
         assert kb.calibrator is not None and kb.calibrator.wait(900)
@@ -137,7 +139,7 @@ def test_the_default_faq_answers_asks_back_and_refuses_and_refits_after_an_edit(
         assert kb.search("信用卡年费多少钱").probability > before  # the rare word now matches its entry
     finally:
         kb.close()
-    reopened = KnowledgeBase.open(tmp_path, config, embedder=minilm())
+    reopened = KnowledgeBase.open(tmp_path, config, embedder=minilm(), database=engines.database(tmp_path))
     try:  # a restart reuses the saved model for the unchanged FAQ: no refit pending
         assert reopened.calibrator is not None and reopened.calibrator.wait(0)
         assert reopened.calibrator.calibration == refitted

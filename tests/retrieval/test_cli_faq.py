@@ -9,15 +9,12 @@ never load a model, and their tests run without one.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
 import typer
 from typer.testing import CliRunner
 
-from agent.settings import load_settings
 from retrieval import dense_channel
 from retrieval.config import RetrievalConfig
 from retrieval.embedders import Embedder
@@ -25,7 +22,10 @@ from retrieval.importers import parse_faq_bytes
 from retrieval.index_files import read_index_file
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.store import FaqStore
+from tests import engines
 from ui import cli_faq
+
+pytestmark = pytest.mark.storage  # the CLI writes the store of its data folder
 
 GOOD = (
     '{"id": "card-lost", "question": "I lost my card", "alternates": ["card missing"], "answer": "Freeze it.", '
@@ -78,11 +78,16 @@ def run(app: typer.Typer, *args: str, input: str | None = None) -> object:
     return CliRunner().invoke(app, ["faq", *args], input=input)
 
 
-@contextmanager
-def store_at(data_dir: Path) -> Iterator[FaqStore]:
-    """The store the CLI writes to: SQLite in `data_dir`, or PostgreSQL when the suite runs on it."""
-    with closing(load_settings(data_dir=data_dir).open_database()) as db:
-        yield FaqStore(db)
+def store_at(data_dir: Path) -> FaqStore:
+    """The store the CLI writes to for `data_dir`, on the engine under test (tests/engines.py)."""
+    return FaqStore(engines.database(data_dir))
+
+
+def open_kb(data_dir: Path, config: RetrievalConfig, embedders: dict[str, Embedder]) -> KnowledgeBase:
+    """What the next CLI command or server on `data_dir` would search, with the model the CLI loaded."""
+    return KnowledgeBase.open(
+        data_dir, config, embedder=embedders["all-MiniLM-L6-v2"], database=engines.database(data_dir)
+    )
 
 
 def imported(app: typer.Typer, tmp_path: Path) -> Path:
@@ -178,7 +183,9 @@ def test_add_edit_delete_history_and_search_sees_each_change(
         assert (entry.answer, entry.alternates, entry.tags) == ("Yes: Cards > Limits.", (), ("limits",))
         assert index_stamps(data_dir) == [store.version]
     config = RetrievalConfig(zh_embedder="")
-    with KnowledgeBase.open(data_dir, config, embedder=embedders["all-MiniLM-L6-v2"]) as kb:
+    with KnowledgeBase.open(
+        data_dir, config, embedder=embedders["all-MiniLM-L6-v2"], database=engines.database(data_dir)
+    ) as kb:
         hit = kb.search("how do I raise my card limit").hits[0]
         assert (hit.entry_id, hit.answer) == ("card-limit", "Yes: Cards > Limits.")
 
@@ -195,7 +202,9 @@ def test_add_edit_delete_history_and_search_sees_each_change(
         assert store.get("card-limit") is None
         assert store.audit("card-limit")[0].actor == "carol"
         assert index_stamps(data_dir) == [store.version]
-    with KnowledgeBase.open(data_dir, config, embedder=embedders["all-MiniLM-L6-v2"]) as kb:
+    with KnowledgeBase.open(
+        data_dir, config, embedder=embedders["all-MiniLM-L6-v2"], database=engines.database(data_dir)
+    ) as kb:
         assert all(h.entry_id != "card-limit" for h in kb.search("how do I raise my card limit").hits)
 
 
@@ -231,4 +240,6 @@ def test_data_dir_option_overrides_the_environment(app: typer.Typer, data_dir: P
     other = tmp_path / "other"
     result = run(app, "add", "--question", "Q?", "--answer", "A.", "--data-dir", str(other))
     assert result.exit_code == 0, result.output
-    assert (other / "findesk.sqlite3").exists() and not (data_dir / "findesk.sqlite3").exists()
+    assert (other / "index").is_dir() and not data_dir.exists()  # the index files, and SQLite's file if used
+    if not engines.ON_POSTGRESQL:
+        assert (other / "findesk.sqlite3").exists()

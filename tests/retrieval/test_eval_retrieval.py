@@ -14,6 +14,7 @@ from retrieval.errors import InvalidEvalFile
 from retrieval.evaluation import EvalQuery, evaluate_retrieval, load_queries, pair_topics
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.types import Hit, SearchResult
+from tests import engines
 from tests.retrieval.models import minilm, small_faq
 
 
@@ -114,13 +115,15 @@ def test_also_ok_is_checked(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.storage
 def test_cli_eval_search_and_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from ui.cli import app
 
     monkeypatch.setattr(dense_channel, "load_embedder", lambda name, **options: minilm())  # load it once
     monkeypatch.setenv("FINDESK_RETRIEVAL__ZH_EMBEDDER", "")
     data = tmp_path / "data"
-    with KnowledgeBase.open(data, RetrievalConfig(zh_embedder="", persist_delay_s=0), embedder=minilm()) as kb:
+    config = RetrievalConfig(zh_embedder="", persist_delay_s=0)
+    with KnowledgeBase.open(data, config, embedder=minilm(), database=engines.database(data)) as kb:
         kb.import_entries(small_faq(), actor="test")
     queries = write(
         tmp_path / "q.jsonl",

@@ -11,6 +11,7 @@ from retrieval.errors import ImportRejected
 from retrieval.importers import export_jsonl, format_for, parse_faq_bytes, parse_faq_file
 from retrieval.store import FaqStore
 from retrieval.types import FaqEntry
+from tests import engines
 
 LIMITS = dict(max_bytes=100_000, max_row_chars=1_000)
 
@@ -199,9 +200,10 @@ def test_every_bad_row_is_collected_and_the_listing_is_capped() -> None:
     assert "line 51:" not in message and "... and 70 more" in message
 
 
+@pytest.mark.storage
 def test_a_rejected_file_leaves_the_store_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "faq.jsonl"
-    with FaqStore(tmp_path / "findesk.sqlite3") as store:
+    with FaqStore(engines.database(tmp_path)) as store:
         store.upsert_many(parse(GOOD_JSONL, "jsonl"), actor="a")
         before = (store.list(), store.version)
         path.write_text(GOOD_JSONL.replace("Freeze it in the app.", "Changed.") + '{"question": "No answer?"}\n')
@@ -211,8 +213,12 @@ def test_a_rejected_file_leaves_the_store_unchanged(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("fmt", "text"), [("jsonl", GOOD_JSONL), ("csv", GOOD_CSV), ("markdown", GOOD_MARKDOWN)])
-def test_export_then_import_round_trips_exactly(tmp_path: Path, fmt: str, text: str) -> None:
-    with FaqStore(tmp_path / "a.sqlite3") as first, FaqStore(tmp_path / "b.sqlite3") as second:
+@pytest.mark.storage
+def test_export_then_import_round_trips_exactly(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, fmt: str, text: str
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("second")  # another folder, so another database on either engine
+    with FaqStore(engines.database(tmp_path)) as first, FaqStore(engines.database(elsewhere)) as second:
         first.upsert_many(parse(text, fmt), actor="a")
         out = tmp_path / "nested" / "export.jsonl"
         assert export_jsonl(first.list(), out) == first.count()

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -18,13 +19,15 @@ import pytest
 from retrieval import dense_channel
 from retrieval import knowledge_base as kb_module
 from retrieval.config import RetrievalConfig
+from retrieval.database import open_database
 from retrieval.dense_channel import DenseChannel
 from retrieval.errors import InvalidQuery
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.store import FaqStore
+from tests import engines
 from tests.retrieval.models import CountingEmbedder, e5, minilm, small_faq
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.storage]
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -33,7 +36,8 @@ def config(**overrides: object) -> RetrievalConfig:
 
 
 def open_kb(data_dir: Path, *, counting: CountingEmbedder | None = None, **overrides: object) -> KnowledgeBase:
-    return KnowledgeBase.open(data_dir, config(**overrides), embedder=counting or minilm())
+    database = engines.database(data_dir)  # the engine under test (tests/engines.py)
+    return KnowledgeBase.open(data_dir, config(**overrides), embedder=counting or minilm(), database=database)
 
 
 @pytest.fixture
@@ -96,7 +100,7 @@ def test_reopen_uses_saved_index_and_catches_up_with_a_stale_one(tmp_path: Path)
     counting = CountingEmbedder(minilm())
     with open_kb(tmp_path, counting=counting, zh_embedder="") as kb:
         assert counting.passages == 0 and kb.status().vectors == 8 + 12
-    with FaqStore(tmp_path / "findesk.sqlite3") as store:  # another process edits while nobody indexes
+    with FaqStore(engines.database(tmp_path)) as store:  # another process edits while nobody indexes
         store.update("mortgage-rate", actor="other", question="How do I open a savings account for my child?")
         store.delete("fees-atm", actor="other")
     counting = CountingEmbedder(minilm())
@@ -122,7 +126,7 @@ def test_an_english_only_change_does_not_re_embed_anything_on_the_next_starts(
         with open_kb(tmp_path, counting=primary) as kb:
             assert (primary.passages, zh.passages) == (0, 0)
             assert kb.status().index_version == kb.status().store_version
-    with FaqStore(tmp_path / "findesk.sqlite3") as store:  # a real change to a Chinese entry, while closed
+    with FaqStore(engines.database(tmp_path)) as store:  # a real change to a Chinese entry, while closed
         edited = store.update("card-lost-zh", actor="other", question="银行卡丢了，怎么冻结？")
     primary, zh.passages = CountingEmbedder(minilm()), 0
     with open_kb(tmp_path, counting=primary) as kb:
@@ -132,8 +136,8 @@ def test_an_english_only_change_does_not_re_embed_anything_on_the_next_starts(
 
 
 def test_changes_by_another_process_reach_a_running_knowledge_base(kb: KnowledgeBase, tmp_path: Path) -> None:
-    with FaqStore(tmp_path / "findesk.sqlite3") as store:
-        store.update("fees-atm", actor="cli", question="Where can I park my hot-air balloon?")
+    with closing(open_database(engines.database_url(tmp_path))) as db:  # its own connections, as a CLI's
+        FaqStore(db).update("fees-atm", actor="cli", question="Where can I park my hot-air balloon?")
     assert kb.search("parking a hot-air balloon").hits[0].entry_id == "fees-atm"
 
 
@@ -180,7 +184,10 @@ def test_process_killed_mid_rebuild_loses_nothing(tmp_path: Path) -> None:
         from pathlib import Path
         from retrieval.config import RetrievalConfig
         from retrieval.knowledge_base import KnowledgeBase
-        kb = KnowledgeBase.open(Path({str(tmp_path)!r}), RetrievalConfig(zh_embedder="", persist_delay_s=0))
+        from retrieval.database import open_database
+        database = open_database({engines.database_url(tmp_path)!r})  # the engine under test
+        config = RetrievalConfig(zh_embedder="", persist_delay_s=0)
+        kb = KnowledgeBase.open(Path({str(tmp_path)!r}), config, database=database)
         def progress(done, total):
             print("embedding", done, total, flush=True)
             time.sleep(60)  # hold the rebuild half-way until the test kills us

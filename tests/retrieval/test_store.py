@@ -106,8 +106,8 @@ def test_add_existing_id_is_refused(store: FaqStore) -> None:
         ({"alternates": "one string"}, "list of strings"),
     ],
 )
-def test_invalid_entries_are_refused_with_the_rule(tmp_path: Path, overrides: dict, message: str) -> None:
-    with FaqStore(tmp_path / "f.sqlite3", max_row_chars=300) as store:
+def test_invalid_entries_are_refused_with_the_rule(database: Database, overrides: dict, message: str) -> None:
+    with FaqStore(database, max_row_chars=300) as store:
         with pytest.raises(InvalidEntry, match=message):
             store.add(lost_card(**overrides), actor="a")
         assert store.count() == 0 and store.version == 0
@@ -222,7 +222,7 @@ def test_upsert_many_is_one_transaction(store: FaqStore) -> None:
     assert (store.list(), store.version) == before[:2]
 
 
-def test_store_persists_across_reopen_and_shares_the_file(tmp_path: Path) -> None:
+def test_a_sqlite_file_in_a_new_folder_persists_across_reopen_and_is_shared(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "findesk.sqlite3"
     with FaqStore(path) as first, FaqStore(path) as second:
         first.add(lost_card(), actor="a")
@@ -273,9 +273,8 @@ def test_store_is_safe_to_share_between_threads(store: FaqStore) -> None:
     assert store.count() == 80 and store.version == 80
 
 
-def test_a_process_killed_mid_import_leaves_the_store_unchanged(tmp_path: Path) -> None:
-    path = tmp_path / "findesk.sqlite3"
-    with FaqStore(path) as store:
+def test_a_process_killed_mid_import_leaves_the_store_unchanged(database: Database, database_url: str) -> None:
+    with FaqStore(database) as store:
         store.add(lost_card(), actor="a")
         before = (store.list(), store.version, len(store.audit()))
     # The child imports 5,000 entries and SIGKILLs itself from the progress callback, i.e. inside the open
@@ -283,10 +282,10 @@ def test_a_process_killed_mid_import_leaves_the_store_unchanged(tmp_path: Path) 
     child = textwrap.dedent(
         f"""
         import os, signal, sys
-        from pathlib import Path
+        from retrieval.database import open_database
         from retrieval.store import FaqStore
         from retrieval.types import FaqEntry
-        store = FaqStore(Path({str(path)!r}))
+        store = FaqStore(open_database({database_url!r}))
         entries = [FaqEntry(id="card-lost", question="Q?", answer="overwritten")]
         entries += [FaqEntry(id=f"e{{i}}", question=f"Question {{i}}?", answer="A.") for i in range(5000)]
         def die(done, total):
@@ -300,7 +299,8 @@ def test_a_process_killed_mid_import_leaves_the_store_unchanged(tmp_path: Path) 
     result = subprocess.run([sys.executable, "-c", child], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == -signal.SIGKILL, result.stderr
     assert "killing 1000" in result.stdout and "not reached" not in result.stdout
-    with FaqStore(path) as store:
+    with FaqStore(database) as store:
         assert (store.list(), store.version, len(store.audit())) == before
-    with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if database.is_sqlite:
+        with database.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +26,10 @@ from starlette.datastructures import Address
 
 import retrieval
 from agent.services import Services
-from agent.settings import Settings, load_settings
+from agent.settings import Settings
 from retrieval.importers import parse_faq_file
 from retrieval.knowledge_base import KnowledgeBase
+from tests import engines
 from ui.app import build_app
 from ui.auth import UserStore
 from ui.uploads import Uploads
@@ -67,11 +69,8 @@ def seed_faq(data_dir: Path, settings: Settings) -> None:
     subset.write_text(
         "\n".join(json.dumps(e) for e in lines if e["language"] == "en" and e["category"] in SUBSET), encoding="utf-8"
     )
-    kb = KnowledgeBase.open(data_dir, settings.retrieval)
-    try:
+    with closing(settings.open_database()) as db, KnowledgeBase.open(data_dir, settings.retrieval, database=db) as kb:
         kb.import_entries(parse_faq_file(subset, max_bytes=10_000_000, max_row_chars=20_000), actor="tests")
-    finally:
-        kb.close()
 
 
 @dataclass
@@ -95,7 +94,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
     # Every test talks from the same client address, faster than any customer: the per-address rate limits
     # would stop the suite itself (tests/ui/test_rate_limits.py checks them on their own app).
     roomy = {"chat_turns_per_address": "10000/minute", "handoffs_per_address": "10000/minute"}
-    settings = load_settings(data_dir=data_dir, security=roomy)
+    settings = engines.settings(data_dir, security=roomy)
     seed_faq(data_dir, settings)
     services = Services(settings)
     users = UserStore(services.database, hasher=FAST_HASH)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from argon2 import PasswordHasher
 from typer.testing import CliRunner
 
 from agent.settings import load_settings
-from retrieval.database import Database
+from retrieval.database import Database, open_database
 from ui.auth import AuthError, LoginLimits, LoginThrottled, UserStore
 
 LEGACY_DB = Path(__file__).resolve().parents[1] / "data" / "findesk-0.1.sqlite3"
@@ -88,6 +90,7 @@ def test_expired_session_is_refused(users: UserStore) -> None:
     assert users.user_for_token(token) is None
 
 
+@pytest.mark.storage
 def test_cli_user_add_list_token(tmp_path: Path) -> None:
     from ui.cli import app
 
@@ -140,6 +143,51 @@ def test_repeated_failures_from_one_address_lock_that_address(database: Database
     with pytest.raises(LoginThrottled):
         users.login("bob", "correct horse", address="203.0.113.9")
     assert users.login("bob", "correct horse", address="198.51.100.1")
+
+
+class SlowHasher(PasswordHasher):
+    """Real argon2id whose check takes 0.3 s, as a production-cost hash does under load (FAST takes about a
+    millisecond): the window in which concurrent guesses could all pass the limit before any is counted."""
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:  # noqa: A002 - argon2's parameter name
+        time.sleep(0.3)
+        return super().verify(hash, password)
+
+
+def test_a_burst_of_guesses_on_two_replicas_gets_no_more_password_checks_than_the_limit(database_url: str) -> None:
+    """Sign-in throttling is the limit a bank relies on against password guessing: it lives in the database, so
+    replicas share it, and checking it and counting the attempt is one step, so guesses sent at once, to one
+    replica or to several, cannot all be checked before the first failure is counted."""
+    limits = LoginLimits(per_account=3, per_address=100)
+    dbs = [open_database(database_url) for _ in range(2)]  # each its own engine and pool, as two servers
+    try:
+        replicas = [UserStore(db, hasher=SlowHasher(time_cost=1, memory_cost=8192, parallelism=1), login_limits=limits)
+                    for db in dbs]  # fmt: skip
+        replicas[0].add("alice", "agent", "correct horse")
+        guesses, start, outcomes = 12, threading.Barrier(12), []
+
+        def guess(n: int) -> None:
+            start.wait()
+            try:
+                replicas[n % 2].login("alice", f"guess {n}", address=f"203.0.113.{n}")
+            except LoginThrottled:
+                outcomes.append("throttled")
+            except AuthError:
+                outcomes.append("wrong password")
+
+        threads = [threading.Thread(target=guess, args=(n,)) for n in range(guesses)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(outcomes) == ["throttled"] * 9 + ["wrong password"] * 3
+        log = replicas[1].sign_ins()
+        assert sorted(e["event"] for e in log) == ["login_failed"] * 3 + ["login_throttled"] * 9
+        with pytest.raises(LoginThrottled):  # the right password too, on either replica, until the window passes
+            replicas[1].login("alice", "correct horse", address="198.51.100.1")
+    finally:
+        for db in dbs:
+            db.close()
 
 
 def test_the_lock_lifts_when_the_failures_leave_the_window(database: Database) -> None:
@@ -211,6 +259,7 @@ def test_tokens_from_before_token_ids_get_one_and_an_expiry(tmp_path: Path) -> N
         users.close()
 
 
+@pytest.mark.storage
 def test_cli_user_token_tokens_and_revoke(tmp_path: Path) -> None:
     from ui.cli import app
 

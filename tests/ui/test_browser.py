@@ -18,13 +18,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from retrieval.database import open_database
+from tests import engines
 from ui.auth import UserStore
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -49,6 +51,7 @@ def serve_findesk(data_dir: Path, env: dict[str, str] | None = None) -> Iterator
     findesk = shutil.which("findesk", path=str(Path(sys.executable).parent)) or "findesk"
     log = (data_dir / "serve.log").open("wb")
     cmd = [findesk, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)]
+    env = engines.process_env(data_dir, env)  # the data folder's database on the engine under test
     process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -80,10 +83,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield existing.rstrip("/")
         return
     data_dir = tmp_path_factory.mktemp("findesk-browser")
-    users = UserStore(data_dir / "findesk.sqlite3")
-    users.add("alice", "agent", PASSWORD)
-    users.add("olga", "operator", PASSWORD)
-    users.close()
+    with closing(open_database(engines.database_url(data_dir))) as db:
+        users = UserStore(db)
+        users.add("alice", "agent", PASSWORD)
+        users.add("olga", "operator", PASSWORD)
     with serve_findesk(data_dir) as url:
         yield url
 

@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +22,7 @@ import pytest
 from agent.canned import Canned, CannedStore
 from agent.opening_hours import DAYS
 from retrieval.database import open_database
+from tests import engines
 from tests.ui.test_browser import (
     PASSWORD,
     WAIT_MS,
@@ -52,15 +54,13 @@ def host_ports() -> tuple[int, int]:
 def server(tmp_path_factory: pytest.TempPathFactory, host_ports: tuple[int, int]) -> Iterator[str]:
     skip_without_a_browser()
     data_dir = tmp_path_factory.mktemp("findesk-browser-chat")
-    users = UserStore(data_dir / "findesk.sqlite3")
-    users.add("alice", "agent", PASSWORD)
-    users.add("olga", "operator", PASSWORD)
-    (data_dir / "alice.token").write_text(users.issue_token("alice"))
-    users.close()
-    db = open_database(f"sqlite:///{data_dir / 'findesk.sqlite3'}")
-    text = "Hi {customer_name}, this is {agent_name}: I checked your transfer and it arrives today."
-    CannedStore(db).save(Canned("transfer-checked", "en", "Transfer checked", text), actor="olga")
-    db.close()
+    with closing(open_database(engines.database_url(data_dir))) as db:
+        users = UserStore(db)
+        users.add("alice", "agent", PASSWORD)
+        users.add("olga", "operator", PASSWORD)
+        (data_dir / "alice.token").write_text(users.issue_token("alice"))
+        text = "Hi {customer_name}, this is {agent_name}: I checked your transfer and it arrives today."
+        CannedStore(db).save(Canned("transfer-checked", "en", "Transfer checked", text), actor="olga")
     open_day = DAYS[(datetime.now(UTC).weekday() + 3) % 7]  # never today, so the team is away now
     env = {
         **os.environ,
@@ -183,9 +183,19 @@ def test_rating_after_resolution(browser, server: str) -> None:  # noqa: ANN001
     _wait_for_reply(page, "It arrives today.")
     assert httpx.post(f"{server}/api/handoffs/{session}/resolve", headers=_agent(server), timeout=30).is_success
     _wait_for_reply(page, "Please rate this conversation")
+    page.locator("#rating-comment textarea").fill("Sorted in minutes by a <b>friendly</b> agent, thanks!")
     page.locator("#chat button").filter(has_text="★★★★★ 5").click()
-    _wait_for_reply(page, "Thank you for your rating!")
+    _wait_for_reply(page, "Thank you for your rating and your comment!")
+    page.locator("#rating-comment").wait_for(state="hidden", timeout=WAIT_MS)  # offered once
     page.close()
+
+    console = _login(browser, server, "/console/", "olga", PASSWORD)
+    console.get_by_role("tab", name="Reports").click()
+    console.click("#report-show")
+    comments = console.locator("#report-comments")
+    comments.get_by_text("Sorted in minutes by a <b>friendly</b> agent", exact=False).wait_for(timeout=WAIT_MS)
+    assert "★★★★★ (5)" in comments.inner_text() and "alice" in comments.inner_text()
+    console.close()
 
 
 def _login(browser, server: str, path: str, user: str, password: str):  # noqa: ANN001, ANN202

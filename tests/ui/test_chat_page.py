@@ -108,25 +108,70 @@ def test_handoff_then_agent_reply_then_resolution_reach_the_chat(chat: ChatHandl
     assert state.handed_over and timer.active
     assert "member of our team" in history[-1]["content"]
 
-    skipped, state, _ = chat.poll(history, state)
+    skipped, state, _, _ = chat.poll(history, state)
     assert skipped is gr.skip() or skipped == gr.skip()  # nothing new: the chat is not re-rendered
 
     live_app.services.conversations.add_agent_reply(state.session_id, "alice", "Transfers in the app are free.")
-    history, state, _ = chat.poll(history, state)
+    history, state, _, _ = chat.poll(history, state)
     assert history[-1]["content"].endswith("Transfers in the app are free.") and "alice" in history[-1]["content"]
 
     live_app.services.conversations.resolve(state.session_id, "alice")
-    history, state, timer = chat.poll(history, state)
+    history, state, timer, comment = chat.poll(history, state)
     assert "closed" in history[-2]["content"] and timer.active is False and not state.handed_over
     assert "rate this conversation" in history[-1]["content"]  # asked once, with 1-5 buttons
     assert [o["value"] for o in history[-1]["options"]] == [f"rate:{n}" for n in range(1, 6)]
+    assert comment.visible is True and comment.value == ""  # the optional comment box comes with the buttons
 
     click = gr.SelectData(target=None, data={"index": 4, "value": "rate:5"})
-    history, _box, state, _timer, _talk = list(chat.choose(history, state, click, as_client()))[-1]
+    history, _box, state, _timer, _talk, comment = list(chat.choose(history, state, "", click, as_client()))[-1]
     assert "Thank you for your rating!" in history[-1]["content"] and "options" not in history[-2]
+    assert comment.visible is False
     assert live_app.services.feedback.rating(state.session_id).score == 5  # type: ignore[union-attr]
-    again = list(chat.choose(history, state, click, as_client()))[-1][0]
+    again = list(chat.choose(history, state, "", click, as_client()))[-1][0]
     assert "already been rated" in again[-1]["content"]
+
+
+def _resolved_chat(chat: ChatHandlers, live_app: LiveApp) -> tuple[list, ChatState]:
+    history, _box, state = _run(chat, {"text": "How much does a transfer cost?", "files": []})[-1][:3]
+    history, state, _timer = chat.talk_to_person(history, state)
+    live_app.services.conversations.resolve(state.session_id, "alice")
+    history, state, _timer, _comment = chat.poll(history, state)
+    return history, state
+
+
+def test_a_rating_carries_the_comment_with_pii_redacted(chat: ChatHandlers, live_app: LiveApp) -> None:
+    history, state = _resolved_chat(chat, live_app)
+    click = gr.SelectData(target=None, data={"index": 3, "value": "rate:4"})
+    words = "  Quick and kind. My card 4111 1111 1111 1111 works now.  "
+    history, *_, comment = list(chat.choose(history, state, words, click, as_client()))[-1]
+    assert "Thank you for your rating and your comment!" in history[-1]["content"] and comment.visible is False
+    rating = live_app.services.feedback.rating(state.session_id)
+    assert rating is not None and rating.score == 4 and rating.comment.startswith("Quick and kind.")
+    assert "4111" not in rating.comment
+
+
+def test_a_comment_over_the_limit_is_refused_and_the_rating_can_be_given_again(
+    chat: ChatHandlers, live_app: LiveApp
+) -> None:
+    history, state = _resolved_chat(chat, live_app)
+    click = gr.SelectData(target=None, data={"index": 1, "value": "rate:2"})
+    history, *_, comment = list(chat.choose(history, state, "slow " * 401, click, as_client()))[-1]
+    assert "too long (2004 characters; the limit is 2000)" in history[-1]["content"]
+    assert comment == gr.skip() or comment is gr.skip()  # the text stays in the box, to shorten
+    assert [o["value"] for o in history[-1]["options"]] == [f"rate:{n}" for n in range(1, 6)]  # offered again
+    assert live_app.services.feedback.rating(state.session_id) is None
+
+    history, *_, comment = list(chat.choose(history, state, "slow " * 10, click, as_client()))[-1]
+    assert "Thank you" in history[-1]["content"] and comment.visible is False
+    assert live_app.services.feedback.rating(state.session_id).comment == ("slow " * 10).strip()  # type: ignore[union-attr]
+
+
+def test_a_forged_rating_value_gets_a_clear_message(chat: ChatHandlers, live_app: LiveApp) -> None:
+    history, state = _resolved_chat(chat, live_app)
+    click = gr.SelectData(target=None, data={"index": 0, "value": "rate:lots"})
+    history = list(chat.choose(history, state, "", click, as_client()))[-1][0]
+    assert "whole number from 1 to 5" in history[-1]["content"]
+    assert live_app.services.feedback.rating(state.session_id) is None
 
 
 def test_did_you_mean_choices_are_buttons_and_a_click_answers(chat: ChatHandlers) -> None:
@@ -138,7 +183,7 @@ def test_did_you_mean_choices_are_buttons_and_a_click_answers(chat: ChatHandlers
     assert options[1]["label"].startswith("2. ") and options[1]["label"][3:] in html.unescape(offer["content"])
 
     click = gr.SelectData(target=None, data={"index": 1, "value": options[1]["value"]})
-    history, _textbox, state, _timer, _talk = list(chat.choose(history, state, click, as_client()))[-1]
+    history, _textbox, state, _timer, _talk, _comment = list(chat.choose(history, state, None, click, as_client()))[-1]
     assert "options" not in history[1]  # answered: the old buttons are gone
     assert len(history) == 5 and history[2] == {"role": "user", "content": "2"}
     assert "[1]" in history[3]["content"]
@@ -176,7 +221,7 @@ def test_thumbs_down_offers_a_person_and_is_recorded(chat: ChatHandlers, live_ap
     assert history[-1]["options"] == [{"value": "talk", "label": "🙋 Talk to a person"}]
 
     talk = gr.SelectData(target=None, data={"index": 0, "value": "talk"})
-    history, _box, state, timer, _talk = list(chat.choose(history, state, talk, as_client()))[-1]
+    history, _box, state, timer, _talk, _comment = list(chat.choose(history, state, None, talk, as_client()))[-1]
     assert state.handed_over and timer.active and "options" not in history[-2]
     assert live_app.services.conversations.handoff(state.session_id).status == "waiting"  # type: ignore[union-attr]
 

@@ -6,15 +6,18 @@ Gradio page has none of these functions, staff pages refuse them, the HTTP route
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 import pytest
 
 from agent.types import Turn
-from tests.ui.conftest import LiveApp, as_client
+from tests.ui.conftest import LiveApp, as_client, stored_upload
 from ui.chat_page import ChatHandlers, ChatState
 from ui.console_canned import CannedHandlers
 from ui.desk_page import DeskHandlers
 from ui.desk_team import TeamHandlers
+from ui.uploads import discard
 
 
 @pytest.fixture()
@@ -24,7 +27,7 @@ def team(live_app: LiveApp) -> TeamHandlers:
 
 @pytest.fixture()
 def canned(live_app: LiveApp) -> CannedHandlers:
-    return CannedHandlers(live_app.services, live_app.users)
+    return CannedHandlers(live_app.services, live_app.users, live_app.uploads)
 
 
 def _handed_over(live_app: LiveApp, text: str) -> tuple[str, str]:
@@ -45,7 +48,7 @@ def test_a_private_note_never_reaches_the_customer(team: TeamHandlers, live_app:
     assert said and not any("7781" in m["text"] for m in said)
     assert not any("7781" in m.text for m in live_app.services.conversations.messages(session))  # prompts read these
     chat = ChatHandlers(live_app.services, live_app.uploads)  # what the customer's page polls for
-    history, _state, _timer = chat.poll([], ChatState(session_id=session, token=token, handed_over=True))
+    history, _state, _timer, _comment = chat.poll([], ChatState(session_id=session, token=token, handed_over=True))
     assert history and not any("7781" in m["content"] for m in history)
 
 
@@ -117,3 +120,50 @@ def test_customers_cannot_read_canned_responses_or_reports_over_http(live_app: L
     for path in ("/api/canned/export", "/api/reports", "/api/reports.csv", "/api/handoffs"):
         assert client.get(path, headers=customer).status_code == 401, path
     assert client.get("/api/canned/export", headers=live_app.auth("agent")).status_code == 403
+
+
+def test_canned_responses_import_from_an_uploaded_file(canned: CannedHandlers, live_app: LiveApp) -> None:
+    olga = as_client("olga")
+    jsonl = '{"shortcut": "fee-refund", "language": "en", "title": "Fee refund", "text": "We refunded the fee."}\n'
+    path = stored_upload(live_app.uploads, "canned.jsonl", jsonl.encode())
+    assert canned.import_canned_file(path, olga) == "Imported 1 canned responses from canned.jsonl."
+    assert not Path(path).exists()  # read once, then deleted
+
+    csv = "\ufeffshortcut,language,title,text\r\nfee-refund,zh,退费,我们已退还该费用。\r\n"  # with a spreadsheet's BOM
+    path = stored_upload(live_app.uploads, "canned.csv", csv.encode())
+    assert "Imported 1" in canned.import_canned_file(path, olga)
+    assert [(c.shortcut, c.language) for c in live_app.services.canned.list()] == [
+        ("fee-refund", "en"),
+        ("fee-refund", "zh"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("canned.csv", b"shortcut,language,text\nfee refund,en,x\n", "canned.csv: Line 2: The shortcut"),
+        ("canned.csv", "shortcut,language,text\nok,en,café\n".encode("latin-1"), "not UTF-8 text"),
+        ("canned.jsonl", b"", "no canned responses"),
+        ("canned.md", b"# a FAQ file\nnot canned\n", "not a kind of file accepted here"),
+        ("canned.jsonl", b"x" * 2_000_001, "too large"),
+    ],
+)
+def test_bad_canned_files_get_a_clear_message(
+    canned: CannedHandlers, live_app: LiveApp, name: str, data: bytes, message: str
+) -> None:
+    before = live_app.services.canned.list()  # the app is shared by the module's tests
+    path = stored_upload(live_app.uploads, name, data)
+    with pytest.raises(gr.Error, match=message):
+        canned.import_canned_file(path, as_client("olga"))
+    assert live_app.services.canned.list() == before and not Path(path).exists()
+
+
+@pytest.mark.parametrize("who", [None, "alice"])
+def test_only_an_operator_imports_a_canned_file(canned: CannedHandlers, live_app: LiveApp, who: str | None) -> None:
+    path = stored_upload(live_app.uploads, "canned.jsonl", b'{"shortcut": "intruder", "language": "en", "text": "y"}\n')
+    with pytest.raises(gr.Error):
+        canned.import_canned_file(path, as_client(who))
+    with pytest.raises(gr.Error, match="Choose a JSONL or CSV file"):
+        canned.import_canned_file(None, as_client("olga"))
+    assert live_app.services.canned.get("intruder", "en") is None
+    discard(Path(path))  # never read: refused before the upload was looked at

@@ -18,11 +18,13 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from agent.services import Services
-from agent.settings import load_settings
+from tests import engines
 from tests.ui.conftest import FAST_HASH, PASSWORD, seed_faq
 from ui.app import build_app
 from ui.auth import UserStore
 from ui.cli import app as cli
+
+pytestmark = pytest.mark.storage  # its own app and the report CLI on one database
 
 KEYS = {
     "since", "until", "conversations", "bot_resolved", "handed_over", "deflection_rate", "handoff_reasons",
@@ -48,7 +50,7 @@ class Clock:
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Services, Path]]:
     data_dir = tmp_path_factory.mktemp("findesk-report")
-    settings = load_settings(data_dir=data_dir)
+    settings = engines.settings(data_dir)
     seed_faq(data_dir, settings)
     services = Services(settings)
     users = UserStore(services.database, hasher=FAST_HASH)
@@ -169,9 +171,8 @@ def test_every_report_figure_from_scripted_conversations(
     }
 
     # The command line gives the same figures from the same database; CSV has every figure too.
-    result = CliRunner().invoke(
-        cli, ["report", "--since", "2026-11-30", "--until", "2026-12-02", "--json", "--data-dir", str(data_dir)]
-    )
+    args = ["report", "--since", "2026-11-30", "--until", "2026-12-02", "--json", "--data-dir", str(data_dir)]
+    result = CliRunner().invoke(cli, args, env=engines.process_env(data_dir, {}))
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == report
     csv = client.get("/api/reports.csv?since=2026-11-30&until=2026-12-02", headers=operator)
@@ -196,5 +197,6 @@ def test_bad_report_periods_are_refused(desk: tuple[TestClient, Services, Path])
     operator = {"Authorization": f"Bearer {client.headers['X-Test-Operator']}"}
     assert client.get("/api/reports?since=2026-12-02&until=2026-12-01", headers=operator).status_code == 422
     assert client.get("/api/reports?since=yesterday", headers=operator).status_code == 422
-    result = CliRunner().invoke(cli, ["report", "--since", "2026-13-01", "--data-dir", str(data_dir)])
+    args = ["report", "--since", "2026-13-01", "--data-dir", str(data_dir)]
+    result = CliRunner().invoke(cli, args, env=engines.process_env(data_dir, {}))
     assert result.exit_code != 0 and "2026-13-01" in result.output

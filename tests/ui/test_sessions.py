@@ -98,7 +98,7 @@ def test_chat_page_refuses_a_state_naming_someone_elses_conversation(live_app: L
     assert live_app.services.conversations.handoff(victim) is None
     live_app.services.agent.request_human(victim)  # now the victim's chat has a note a poll would show
     before = live_app.services.conversations.messages(victim)
-    shown, _state, timer = chat.poll([], ChatState(session_id=victim, token="guessed", handed_over=True))
+    shown, _state, timer, _comment = chat.poll([], ChatState(session_id=victim, token="guessed", handed_over=True))
     assert not isinstance(shown, list) and timer.active is False
     assert live_app.services.conversations.messages(victim) == before
 
@@ -137,6 +137,7 @@ def test_raw_queue_join_cannot_put_a_forged_state_into_the_chat_page(live_app: L
     assert len(live_app.services.conversations.messages(victim)) == before
 
 
+@pytest.mark.storage
 def test_cli_ask_continues_only_conversations_that_exist(tmp_path: Path) -> None:
     from ui.cli import app
 

@@ -9,7 +9,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from gradio.utils import get_upload_folder
+from pydantic import SecretStr
 
+from tests import engines
 from tests.ui.conftest import LiveApp
 from ui.app import build_app
 from ui.uploads import Uploads
@@ -71,7 +73,8 @@ def test_upload_budget_is_per_client_and_renews_after_the_window(live_app: LiveA
 def test_unsent_uploads_are_deleted_after_the_ttl(live_app: LiveApp, tmp_path: Path) -> None:
     web = live_app.settings.web.model_copy(update={"upload_ttl_s": 10})
     # Its own data folder, services and users: the lifespan closes them at the end.
-    app = build_app(live_app.settings.model_copy(update={"web": web, "data_dir": tmp_path}))
+    own = {"web": web, "data_dir": tmp_path, "database_url": SecretStr(engines.env_url(tmp_path))}
+    app = build_app(live_app.settings.model_copy(update=own))
     with TestClient(app) as client:  # runs the lifespan, and with it Gradio's delete_cache sweep
         stored = Path(_upload(client, "chat", "never-sent.png", f"{time.monotonic_ns()}".encode()).json()[0])
         assert stored.exists()

@@ -89,6 +89,30 @@ def test_console_import_never_reads_a_server_file(live_app: LiveApp, tmp_path: P
     assert live_app.services.knowledge_base.list_entries(text="vault code") == []
 
 
+def test_canned_import_never_reads_a_server_file(live_app: LiveApp, tmp_path: Path) -> None:
+    operator = live_app.auth("operator")
+    line = b'{"shortcut": "vault-code", "language": "en", "text": "' + SECRET.encode() + b'"}\n'
+    outside = tmp_path / f"canned-{uuid.uuid4().hex[:6]}.jsonl"
+    outside.write_bytes(line)
+    for path in (str(outside), "/etc/passwd"):
+        result = queue_call(live_app.url, "console", "import_canned_file", [file_data(path)], operator)
+        assert not result.succeeded and "root:" not in result.text, path
+    assert outside.exists() and not _copies_in_upload_folder(outside.name)
+
+    planted = _planted("planted.jsonl", line)
+    result = queue_call(live_app.url, "console", "import_canned_file", [file_data(planted)], operator)
+    assert not result.succeeded and "was not uploaded from this browser" in result.text
+    assert Path(planted).exists() and live_app.services.canned.get("vault-code", "en") is None
+
+    # The operator's own upload, through Gradio's /upload route and the gate: read once, imported, deleted.
+    csv = b"shortcut,language,text\nvault-code,en,Please call us about the vault.\n"
+    stored = httpx.post(f"{live_app.url}/console/gradio_api/upload", headers=operator,
+                        files={"files": ("canned.csv", csv, "text/csv")}).json()[0]  # fmt: skip
+    result = queue_call(live_app.url, "console", "import_canned_file", [file_data(stored)], operator)
+    assert result.succeeded and "Imported 1 canned responses from canned.csv" in result.text
+    assert not Path(stored).exists() and live_app.services.canned.get("vault-code", "en") is not None
+
+
 def test_desk_dictation_never_transcribes_a_server_file(live_app: LiveApp, tmp_path: Path, shared_data: Path) -> None:
     agent = live_app.auth("agent")
     clip = tmp_path / "call-recording.wav"  # speech: "Mr. Quilter is the apostle of the middle classes..."

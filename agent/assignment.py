@@ -1,0 +1,132 @@
+"""The desk as a team: agents' status (available, away) and round-robin assignment of the handoff queue.
+
+An agent who is available gets new conversations in turn, up to `capacity` open (claimed) at once; the one
+whose latest assignment is oldest is next (someone never assigned goes first). When nobody is available or
+everyone is full, a conversation waits unassigned, visible to every agent, who may claim it. It is
+assigned later, most urgent then longest waiting first, as soon as an agent becomes available or frees a place
+(resolves a chat, or hands one to someone else).
+
+Correct with several replicas on one database: every assignment runs inside the transaction that changed
+the queue, under the handoff lock (agent.conversations.HANDOFF_LOCK: PostgreSQL's advisory transaction lock,
+SQLite's single writer), so the counts it reads cannot change before it writes. Nothing about turns or loads
+is kept in process memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from agent.conversations import HANDOFF_LOCK, conv_handoffs
+from agent.errors import AgentError
+from retrieval.database import Database
+
+STATUSES = ("available", "away")
+
+_metadata = sa.MetaData()
+desk_agents = sa.Table(  # retrieval/migrations/versions/0006_desk_assign.py
+    "desk_agents",
+    _metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text),
+    sa.Column("updated_at", sa.Text),
+    sa.Column("last_assigned", sa.BigInteger),  # the round-robin turn: number of the latest assignment
+)
+
+
+@dataclass(frozen=True)
+class AgentStatus:
+    name: str
+    status: str  # available | away
+    open: int  # conversations the agent has now (claimed or assigned, not yet resolved)
+    since: str  # when the status was last set (ISO 8601 UTC); "" for an agent who never set one
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class DeskTeam:
+    """Agents' status and the assignment of waiting conversations. Safe to share between threads."""
+
+    def __init__(self, database: Database, *, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.db = database
+        self.capacity = capacity
+
+    def set_status(self, agent: str, status: str) -> list[str]:
+        """Set the agent's status; becoming available assigns them waiting conversations at once (their ids)."""
+        if status not in STATUSES:
+            raise AgentError(f"Unknown status {status!r}: choose {' or '.join(STATUSES)}.")
+        row = {"name": agent, "status": status, "updated_at": _now()}
+        with self.db.write(HANDOFF_LOCK) as conn:
+            upsert = self.db.insert(desk_agents).values(row)
+            changed = {"status": status, "updated_at": row["updated_at"]}
+            conn.execute(upsert.on_conflict_do_update(index_elements=["name"], set_=changed))
+            assigned = self.assign_waiting(conn) if status == "available" else []
+        return [session_id for session_id, to in assigned if to == agent]
+
+    def status(self, agent: str) -> str:
+        """The agent's status; "away" for one who never set it."""
+        with self.db.read() as conn:
+            found = conn.execute(sa.select(desk_agents.c.status).where(desk_agents.c.name == agent)).scalar()
+        return found or "away"
+
+    def statuses(self, agents: list[str] | None = None) -> list[AgentStatus]:
+        """Every agent with a status or an open conversation (plus `agents`, away if unknown), by name."""
+        with self.db.read() as conn:
+            rows = {r.name: r for r in conn.execute(sa.select(desk_agents))}
+            loads = _loads(conn)
+        names = sorted({*rows, *(name for name in loads if name), *(agents or [])})
+        return [
+            AgentStatus(name, rows[name].status, loads.get(name, 0), rows[name].updated_at)
+            if name in rows
+            else AgentStatus(name, "away", loads.get(name, 0), "")
+            for name in names
+        ]
+
+    def assign_waiting(self, conn: Connection) -> list[tuple[str, str]]:
+        """Hand waiting conversations to available agents with a free place, in turn; (session id, agent) pairs.
+
+        Runs inside the caller's transaction, which must hold HANDOFF_LOCK (see the module docstring).
+        """
+        available = sa.select(desk_agents).where(desk_agents.c.status == "available")
+        turns = {r.name: r.last_assigned for r in conn.execute(available)}
+        if not turns:
+            return []
+        loads = _loads(conn)
+        waiting = conn.execute(
+            sa.select(conv_handoffs.c.session_id)
+            .where(conv_handoffs.c.status == "waiting")
+            .order_by(conv_handoffs.c.priority.desc(), conv_handoffs.c.created_at.asc())
+        ).scalars()
+        turn = conn.execute(sa.select(sa.func.max(desk_agents.c.last_assigned))).scalar() or 0
+        assigned = []
+        for session_id in waiting.all():
+            free = [name for name in turns if loads.get(name, 0) < self.capacity]
+            if not free:
+                break
+            # Longest since their last assignment first; never assigned before anyone; ties by name.
+            agent = min(free, key=lambda name: (turns[name] is not None, turns[name] or 0, name))
+            turn += 1
+            turns[agent], loads[agent] = turn, loads.get(agent, 0) + 1
+            where = sa.and_(conv_handoffs.c.session_id == session_id, conv_handoffs.c.status == "waiting")
+            values = {"status": "claimed", "claimed_by": agent, "updated_at": _now()}
+            conn.execute(sa.update(conv_handoffs).where(where).values(values))
+            conn.execute(sa.update(desk_agents).where(desk_agents.c.name == agent).values(last_assigned=turn))
+            assigned.append((session_id, agent))
+        return assigned
+
+
+def _loads(conn: Connection) -> dict[str, int]:
+    """How many open conversations each agent has now."""
+    query = (
+        sa.select(conv_handoffs.c.claimed_by, sa.func.count())
+        .where(conv_handoffs.c.status == "claimed")
+        .group_by(conv_handoffs.c.claimed_by)
+    )
+    return {name: count for name, count in conn.execute(query).tuples()}

@@ -1,0 +1,178 @@
+"""Agents' status and round-robin assignment of the handoff queue, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from agent.assignment import DeskTeam, desk_agents
+from agent.conversations import ConversationStore, HandoffStateError
+from agent.errors import AgentError
+from retrieval.database import Database, open_database
+
+
+@pytest.fixture
+def team(database: Database) -> DeskTeam:
+    return DeskTeam(database, capacity=2)
+
+
+@pytest.fixture
+def store(database: Database, team: DeskTeam) -> Iterator[ConversationStore]:
+    store = ConversationStore(database, assign=team.assign_waiting)
+    yield store
+    store.close()
+
+
+def _handoff(store: ConversationStore, session_id: str, priority: int = 1) -> str:
+    """Hand `session_id` over; the agent it was assigned to ("" while it waits)."""
+    return store.request_handoff(session_id, reason="asked for a person", priority=priority, summary="").claimed_by
+
+
+def test_new_handoffs_go_round_robin_to_available_agents(team: DeskTeam, store: ConversationStore) -> None:
+    team.set_status("alice", "available")
+    team.set_status("bob", "available")
+    assert [_handoff(store, f"s{n}") for n in range(4)] == ["alice", "bob", "alice", "bob"]
+    assert store.handoff("s0").status == "claimed"
+    # Both are full (capacity 2): the next one waits, unassigned, for anyone to claim.
+    assert _handoff(store, "s4") == "" and store.handoff("s4").status == "waiting"
+    assert [(a.name, a.status, a.open) for a in team.statuses()] == [("alice", "available", 2), ("bob", "available", 2)]
+
+
+def test_away_agents_get_nothing_and_nobody_available_means_waiting(team: DeskTeam, store: ConversationStore) -> None:
+    assert team.status("carol") == "away"  # never set: away, so upgrading assigns nothing by itself
+    team.set_status("bob", "away")
+    assert _handoff(store, "s0") == ""
+    assert team.set_status("alice", "available") == ["s0"]
+    assert _handoff(store, "s1") == "alice"
+    assert _handoff(store, "s2") == ""  # alice is full, bob away
+    with pytest.raises(AgentError, match="Unknown status 'busy'"):
+        team.set_status("bob", "busy")
+
+
+def test_becoming_available_takes_the_waiting_ones_most_urgent_then_oldest(
+    team: DeskTeam, store: ConversationStore
+) -> None:
+    for session_id, priority in (("old", 1), ("urgent", 3), ("new", 1)):
+        assert _handoff(store, session_id, priority) == ""
+    assert team.set_status("alice", "available") == ["urgent", "old"]  # capacity 2
+    assert store.handoff("new").status == "waiting"
+    assert team.set_status("bob", "available") == ["new"]
+    assert store.handoff("new").claimed_by == "bob"
+
+
+def test_resolving_frees_a_place_for_the_next_waiting_one(team: DeskTeam, store: ConversationStore) -> None:
+    team.set_status("alice", "available")
+    for n in range(4):
+        _handoff(store, f"s{n}")
+    assert [store.handoff(f"s{n}").claimed_by for n in range(4)] == ["alice", "alice", "", ""]
+    store.resolve("s0", "alice")
+    assert store.handoff("s2").claimed_by == "alice" and store.handoff("s3").status == "waiting"
+
+
+def test_going_away_keeps_open_conversations_but_stops_new_ones(team: DeskTeam, store: ConversationStore) -> None:
+    team.set_status("alice", "available")
+    _handoff(store, "s0")
+    team.set_status("alice", "away")
+    assert store.handoff("s0").claimed_by == "alice"
+    assert _handoff(store, "s1") == ""
+
+
+def test_reassigning_to_another_agent_or_back_to_the_queue(team: DeskTeam, store: ConversationStore) -> None:
+    team.set_status("alice", "available")
+    for n in range(3):
+        _handoff(store, f"s{n}")
+    # Handing s0 to bob (away: a person's choice may ignore status and capacity) frees alice's place for s2.
+    assert store.reassign("s0", "bob").claimed_by == "bob"
+    assert store.handoff("s2").claimed_by == "alice"
+    # Back to the queue: unassigned, visible to all, and not handed straight back to alice.
+    back = store.reassign("s1", "")
+    assert (back.status, back.claimed_by) == ("waiting", "")
+    assert store.claim("s1", "carol").claimed_by == "carol"
+    # The existing claim rule holds for assigned conversations: someone else's cannot be claimed.
+    with pytest.raises(HandoffStateError, match="bob has already claimed"):
+        store.claim("s0", "alice")
+    store.resolve("s0", "bob")
+    with pytest.raises(HandoffStateError, match="already resolved"):
+        store.reassign("s0", "alice")
+
+
+def test_an_unassigned_conversation_is_claimed_by_one_agent_only(team: DeskTeam, store: ConversationStore) -> None:
+    _handoff(store, "s0")  # nobody available
+    assert store.claim("s0", "alice").claimed_by == "alice"
+    with pytest.raises(HandoffStateError):
+        store.claim("s0", "bob")
+
+
+def test_a_store_without_assignment_leaves_everything_waiting(database: Database) -> None:
+    DeskTeam(database, capacity=2).set_status("alice", "available")
+    plain = ConversationStore(database)  # the CLI and older callers: no assign hook
+    assert _handoff(plain, "s0") == ""
+
+
+def test_two_replicas_assigning_at_once_never_exceed_capacity_or_double_assign(database_url: str) -> None:
+    """Two replicas' stores (each its own connection pool) hand over conversations in lock step, while a third
+    thread flips an agent's status: nobody gets past the capacity, and each assignment is made exactly once
+    (one round-robin turn per assigned conversation)."""
+    replicas = []
+    for _ in range(2):
+        db = open_database(database_url)
+        team = DeskTeam(db, capacity=3)
+        replicas.append((db, team, ConversationStore(db, assign=team.assign_waiting)))
+    try:
+        replicas[0][1].set_status("alice", "available")
+        replicas[1][1].set_status("bob", "available")
+        in_step = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def hand_over(store: ConversationStore, prefix: str) -> None:
+            try:
+                for n in range(12):
+                    in_step.wait()  # both replicas hand one over at the same moment
+                    store.request_handoff(f"{prefix}{n}", reason="upset", priority=1, summary="")
+            except BaseException as error:  # noqa: BLE001 - reported by the main thread
+                errors.append(error)
+
+        def toggle(team: DeskTeam) -> None:
+            try:
+                for _ in range(6):
+                    team.set_status("carol", "available")
+                    team.set_status("carol", "away")
+            except BaseException as error:  # noqa: BLE001
+                errors.append(error)
+
+        threads = [
+            threading.Thread(target=hand_over, args=(replicas[0][2], "a")),
+            threading.Thread(target=hand_over, args=(replicas[1][2], "b")),
+            threading.Thread(target=toggle, args=(replicas[1][1],)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors
+
+        def holders() -> Counter[str]:
+            return Counter(h.claimed_by for h in replicas[0][2].queue() if h.status == "claimed")
+
+        held = holders()
+        assert held["alice"] == held["bob"] == 3 and held["carol"] <= 3, held
+        assert len(replicas[0][2].queue()) == 24
+        assert _turns(replicas[0][0]) == sum(held.values())  # no conversation counted for two agents
+        # Resolving on one replica refills the place from the queue, never past the capacity.
+        for h in [h for h in replicas[0][2].queue() if h.claimed_by == "alice"]:
+            replicas[1][2].resolve(h.session_id, "alice")
+        again = holders()
+        assert again["alice"] == 3 and again["bob"] == 3, again
+    finally:
+        for db, _team, _store in replicas:
+            db.close()
+
+
+def _turns(database: Database) -> int:
+    """The latest round-robin turn: how many automatic assignments were made."""
+    with database.read() as conn:
+        return conn.execute(sa.select(sa.func.max(desk_agents.c.last_assigned))).scalar() or 0

@@ -1,0 +1,44 @@
+"""The hand-written Chinese evaluation sets under benchmarks/data stay well-formed and labelled against the
+shipped default FAQ (benchmarks/zh_paraphrase.py, benchmarks/retrieval_trust.py read them; never shipped).
+
+These check structure and labels only; what the sets measure is in benchmarks/retrieval.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from importlib import resources
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
+
+
+def _rows(name: str) -> list[dict]:
+    lines = (DATA / name).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def _default_faq() -> dict[str, dict]:
+    text = resources.files("retrieval").joinpath("data/default_faq.jsonl").read_text(encoding="utf-8")
+    return {row["id"]: row for row in (json.loads(line) for line in text.splitlines() if line.strip())}
+
+
+def test_paraphrase_set_has_300_distinct_groups_of_two_or_three_texts() -> None:
+    rows = _rows("zh_paraphrase_bank.jsonl")
+    assert len(rows) == 300
+    assert len({r["group"] for r in rows}) == 300
+    assert all(2 <= len(r["texts"]) <= 3 and all(t.strip() for t in r["texts"]) for r in rows)
+    repeated = [t for t, n in Counter(t for r in rows for t in r["texts"]).items() if n > 1]
+    assert repeated == []  # a text in two groups would make its query unanswerable by design
+
+
+def test_customer_queries_are_labelled_with_chinese_default_faq_entries() -> None:
+    faq = _default_faq()
+    rows = _rows("zh_customer_queries.jsonl")
+    assert len({r["query"] for r in rows}) == len(rows)
+    for row in rows:
+        labels = [row["expected_id"], *row.get("also_ok", [])] if row["expected_id"] else row.get("also_ok", [])
+        assert all(label in faq and faq[label]["language"] == "zh" for label in labels), row
+        if row["expected_id"] is None:
+            assert not row.get("also_ok"), row  # "not in the FAQ" has no acceptable entry
