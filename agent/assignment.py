@@ -70,6 +70,19 @@ class DeskTeam:
             assigned = self.assign_waiting(conn) if status == "available" else []
         return [session_id for session_id, to in assigned if to == agent]
 
+    def remove(self, agent: str) -> list[str]:
+        """Forget an agent who left the team: their open conversations go back to the queue (their ids), where
+        they are assigned to the others in turn."""
+        held = sa.and_(conv_handoffs.c.status == "claimed", conv_handoffs.c.claimed_by == agent)
+        with self.db.write(HANDOFF_LOCK) as conn:
+            conn.execute(sa.delete(desk_agents).where(desk_agents.c.name == agent))
+            query = sa.select(conv_handoffs.c.session_id).where(held).order_by(conv_handoffs.c.created_at)
+            released = list(conn.execute(query).scalars())
+            values = {"status": "waiting", "claimed_by": "", "updated_at": _now()}
+            conn.execute(sa.update(conv_handoffs).where(held).values(values))
+            self.assign_waiting(conn)
+        return released
+
     def status(self, agent: str) -> str:
         """The agent's status; "away" for one who never set it."""
         with self.db.read() as conn:

@@ -76,6 +76,9 @@ def main() -> None:
     parser.add_argument("--clarify-precision", type=float, default=None)
     parser.add_argument("--unanswerable-share", type=float, default=None)
     parser.add_argument("--thresholds", action="store_true", help="the old similarity thresholds, no calibration")
+    parser.add_argument("--zh-fusion", default=None, help="ranking of Chinese queries: linear, z, rrf, dense")
+    parser.add_argument("--zh-lexical-weight", type=float, default=None)
+    parser.add_argument("--zh-multilingual-weight", type=float, default=None, help="USE channel's weight; 0: off")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the index here between runs")
     args = parser.parse_args()
     sets = {f"en_{k}": v for k, v in english_sets().items()} | {f"zh_{k}": v for k, v in chinese_sets().items()}
@@ -86,6 +89,9 @@ def main() -> None:
             "answer_precision": args.answer_precision,
             "clarify_precision": args.clarify_precision,
             "unanswerable_share": args.unanswerable_share,
+            "zh_fusion": args.zh_fusion,
+            "zh_lexical_weight": args.zh_lexical_weight,
+            "zh_multilingual_weight": args.zh_multilingual_weight,
         }.items()
         if v is not None
     }

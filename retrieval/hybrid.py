@@ -27,6 +27,13 @@ queries not used as alternates, used for choosing; TEST = 20% held out, reported
 
 RRF throws away how far apart the scores are and did not help here; a small score-normalised BM25 term
 did. All training queries as alternates: 0.910 TEST; intent name only (zero-shot): 0.598 TEST.
+
+That rule is for English queries. Chinese queries are ranked by e5 (plus Google's multilingual USE, which
+votes) with fusion "z": each dense channel's scores become per-query z-scores over its candidates, plus
+0.5 x BM25 / best BM25. e5's cosines crowd into ~0.8-0.95, so the English rule's 0.1 x BM25 outvoted e5
+and ranked a neighbour sharing a product word (提现, 花呗) above the paraphrase: hit@1 on our Chinese
+1-of-300 paraphrase set 0.243 -> 0.418 (benchmarks/retrieval.md, choices made on DEV halves with
+benchmarks/ranking_fusion.py). On English DEV sets USE and z-fusion lowered hit@1, so English is unchanged.
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ class FusionOptions:
     topm_weight: float = 0.5  # dense = (s1 + w * mean(s1..sm)) / (1 + w)
     knn_tau: float = 0.05
     centroid_weight: float = 0.5  # max_centroid: dense = (1 - w) * s1 + w * cos(query, entry centroid)
-    fusion: str = "rrf"  # "rrf", "linear" or "dense" (no lexical)
+    fusion: str = "rrf"  # "rrf", "linear", "z" (per-channel z-scores) or "dense" (no lexical)
     lexical_weight: float = 0.3  # RRF weight of the BM25 rank (dense has weight 1)
     rrf_k: int = 60
 
@@ -104,40 +111,82 @@ def aggregate_dense(
     return out
 
 
+@dataclass(frozen=True)
+class ChannelHits:
+    """One dense channel's answer to one query: its nearest phrasings, entry centroid similarities (for
+    max_centroid) and its weight in the fusion."""
+
+    matches: Sequence[DenseMatch]
+    centroids: Mapping[str, float] | None = None
+    weight: float = 1.0
+
+
 def rank_entries(
     matches: Sequence[DenseMatch],
     lexical: Sequence[tuple[str, float]],
     options: FusionOptions,
     centroid_sims: Mapping[str, float] | None = None,
 ) -> list[RankedEntry]:
-    dense = aggregate_dense(matches, options, centroid_sims)
-    dense_order = sorted(dense, key=lambda e: -dense[e][2])
+    """One dense channel and BM25, fused."""
+    return rank_channels([ChannelHits(matches, centroid_sims)], lexical, options)
+
+
+def _channel_scores(scores: dict[str, float], options: FusionOptions) -> tuple[dict[str, float], float]:
+    """A channel's ranking scores put on the fusion's scale, and the value an entry it did not retrieve gets.
+
+    "z": (score - mean) / std over the channel's candidates for this query. Channels differ in scale
+    (e5's cosines crowd into 0.75-0.95, MiniLM's and USE's spread over 0.1-0.9), so raw cosines summed
+    let the widest-spread channel decide; z-scores give each channel the same say.
+    """
+    if options.fusion == "z":
+        values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
+        std = float(values.std()) or 1.0
+        mean = float(values.mean())
+        z = {e: (v - mean) / std for e, v in scores.items()}
+        return z, min(z.values())
+    if options.fusion == "rrf":
+        order = sorted(scores, key=lambda e: -scores[e])
+        return {e: 1.0 / (options.rrf_k + n) for n, e in enumerate(order, start=1)}, 0.0
+    return scores, 0.0
+
+
+def rank_channels(
+    channels: Sequence[ChannelHits], lexical: Sequence[tuple[str, float]], options: FusionOptions
+) -> list[RankedEntry]:
+    """Dense channels and BM25 fused into one ranking. The first channel is the anchor: its aggregated
+    cosine is each entry's `dense_score` (what thresholds and calibration signals read) and its order the
+    `dense_rank`; the others only move entries up or down."""
+    per_channel = [aggregate_dense(ch.matches, options, ch.centroids) for ch in channels]
+    anchor = per_channel[0]
+    dense_order = sorted(anchor, key=lambda e: -anchor[e][2])
     dense_rank = {entry_id: n for n, entry_id in enumerate(dense_order, start=1)}
     lexical_score = dict(lexical)
     lexical_rank = {entry_id: n for n, (entry_id, _) in enumerate(lexical, start=1)}
     top_lexical = lexical[0][1] if lexical else 1.0
-    fused: dict[str, float] = {}
-    for entry_id in set(dense) | (set(lexical_score) if options.fusion != "dense" else set()):
-        d_rank, l_rank = dense_rank.get(entry_id), lexical_rank.get(entry_id)
+    pool: set[str] = set().union(*per_channel)
+    if options.fusion != "dense":
+        pool |= set(lexical_score)
+    fused = dict.fromkeys(pool, 0.0)
+    for channel, dense in zip(channels, per_channel, strict=True):
+        if not dense:
+            continue
+        scaled, missing = _channel_scores({e: v[2] for e, v in dense.items()}, options)
+        for entry_id in pool:
+            fused[entry_id] += channel.weight * scaled.get(entry_id, missing)
+    for entry_id in pool:
         if options.fusion == "rrf":
-            score = (1.0 / (options.rrf_k + d_rank) if d_rank else 0.0) + (
-                options.lexical_weight / (options.rrf_k + l_rank) if l_rank else 0.0
-            )
-        elif options.fusion == "linear":
-            score = (dense[entry_id][2] if entry_id in dense else 0.0) + options.lexical_weight * lexical_score.get(
-                entry_id, 0.0
-            ) / max(top_lexical, 1e-9)
-        else:
-            score = dense[entry_id][2]
-        fused[entry_id] = score
+            l_rank = lexical_rank.get(entry_id)
+            fused[entry_id] += options.lexical_weight / (options.rrf_k + l_rank) if l_rank else 0.0
+        elif options.fusion in ("linear", "z"):
+            fused[entry_id] += options.lexical_weight * lexical_score.get(entry_id, 0.0) / max(top_lexical, 1e-9)
     ranked = sorted(fused, key=lambda e: (-fused[e], dense_rank.get(e, 1 << 30)))
     return [
         RankedEntry(
             entry_id=e,
             score=fused[e],
-            dense_score=dense[e][0] if e in dense else None,
+            dense_score=anchor[e][0] if e in anchor else None,
             dense_rank=dense_rank.get(e),
-            matched_phrasing=dense[e][1] if e in dense else None,
+            matched_phrasing=anchor[e][1] if e in anchor else None,
             lexical_score=lexical_score.get(e),
             lexical_rank=lexical_rank.get(e),
         )
@@ -156,9 +205,33 @@ def hybrid_search(
     lexical_candidates: int,
 ) -> list[RankedEntry]:
     """Both retrievers for one query (its text and its unit vector), fused and ranked."""
-    matches = dense.search(vector, dense_candidates)
+    return fused_search(
+        [(dense, vector, 1.0)],
+        lexical,
+        query,
+        options,
+        dense_candidates=dense_candidates,
+        lexical_candidates=lexical_candidates,
+    )
+
+
+def fused_search(
+    channels: Sequence[tuple[DenseIndex, np.ndarray, float]],
+    lexical: LexicalIndex,
+    query: str,
+    options: FusionOptions,
+    *,
+    dense_candidates: int,
+    lexical_candidates: int,
+) -> list[RankedEntry]:
+    """Several dense channels ((index, the query's unit vector in that channel, weight); anchor first) and
+    BM25 for one query, fused and ranked."""
+    hits = []
+    for index, vector, weight in channels:
+        matches = index.search(vector, dense_candidates)
+        centroids = None
+        if options.aggregation == "max_centroid":
+            centroids = index.centroid_similarities(vector, {m.entry_id for m in matches})
+        hits.append(ChannelHits(matches, centroids, weight))
     keyword = lexical.search(query, lexical_candidates) if options.fusion != "dense" else []
-    centroids = None
-    if options.aggregation == "max_centroid":
-        centroids = dense.centroid_similarities(vector, {m.entry_id for m in matches})
-    return rank_entries(matches, keyword, options, centroids)
+    return rank_channels(hits, keyword, options)

@@ -21,10 +21,10 @@ from retrieval import importers
 from retrieval.calibrator import Calibrator, distinct_topic_count
 from retrieval.config import RetrievalConfig
 from retrieval.database import Database
-from retrieval.dense_channel import DenseChannel, make_channels
+from retrieval.dense_channel import DenseChannel, make_channels, plan_query
 from retrieval.embedders import Embedder
 from retrieval.errors import InvalidQuery, StoreUnavailable
-from retrieval.hybrid import RankedEntry, hybrid_search
+from retrieval.hybrid import RankedEntry, fused_search
 from retrieval.index_files import write_index_file
 from retrieval.lexical_index import LexicalIndex
 from retrieval.store import FaqStore, UpsertReport
@@ -124,30 +124,30 @@ class KnowledgeBase:
         except StoreUnavailable as error:  # the database is away: answer from this replica's own index
             log.warning("searching without the latest FAQ changes: %s", error)
         started = time.perf_counter()
-        channel = self._channel_for(query)
-        vector = channel.embedder.embed([query], kind="query")[0]
+        plan = plan_query(self._channels, self.config, query)
+        channels = [self._channels[n] for n in plan.channels]
+        vectors = [channel.embedder.embed([query], kind="query")[0] for channel in channels]
         embedded = time.perf_counter()
+        anchor = channels[0]
         with self._lock:
             entries = self._entries
-            ranked = hybrid_search(
-                channel.index,
+            ranked = fused_search(
+                [(ch.index, v, w) for ch, v, w in zip(channels, vectors, plan.weights, strict=True)],
                 self._lexical,
                 query,
-                vector,
-                self.config.fusion_options(),
+                plan.fusion,
                 dense_candidates=self.config.dense_candidates,
                 lexical_candidates=self.config.lexical_candidates,
             )
             ranked = [r for r in ranked if r.entry_id in entries]
             hits = [self._hit(r) for r in ranked[:top_k]]
-        threshold = self.config.threshold_for(channel.name)
+        threshold = self.config.threshold_for(anchor.name)
         route = None
         if self.calibrator is not None:
             topics = distinct_topic_count(entries, [r.entry_id for r in ranked[:top_k]])
-            language = "zh" if channel.role == "zh" else "en"
-            route = self.calibrator.decide(query, ranked, entries, language, topics)
+            route = self.calibrator.decide(query, ranked, entries, plan.language, topics)
         if route is None:  # no model fitted yet (or calibration off): the similarity thresholds decide
-            confident, weak, reason = decide(hits, threshold, self.config.floor_for(channel.name), channel.name)
+            confident, weak, reason = decide(hits, threshold, self.config.floor_for(anchor.name), anchor.name)
             probability = None
         else:
             confident, weak, reason = route.route == "answer", route.route == "clarify", route.reason
@@ -173,12 +173,6 @@ class KnowledgeBase:
     def embedders(self) -> dict[str, Embedder]:
         """The loaded embedders by name, to share with other users of the same models (one copy in memory)."""
         return {channel.name: channel.embedder for channel in self._channels}
-
-    def _channel_for(self, query: str) -> DenseChannel:
-        for channel in self._channels[1:]:
-            if channel.serves(query):
-                return channel
-        return self._channels[0]
 
     def _hit(self, ranked: RankedEntry) -> Hit:
         entry = self._entries[ranked.entry_id]

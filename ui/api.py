@@ -45,6 +45,9 @@ from speech.errors import SpeechError
 from ui.api_canned import add_canned_routes
 from ui.api_models import (
     AgentReplyIn,
+    AgentStatusIn,
+    AgentStatusOut,
+    AssignIn,
     CsatIn,
     CsatOut,
     CustomerMessageOut,
@@ -270,6 +273,21 @@ def api_router(services: Services, users: UserStore, limits: RateLimits) -> APIR
     def reply(session_id: str, body: AgentReplyIn, user: User = agent_user) -> MessageOut:
         """Post a message into the customer's chat (claims the conversation if it was waiting)."""
         return MessageOut.model_validate(services.conversations.add_agent_reply(session_id, user.name, body.text))
+
+    @router.post("/handoffs/{session_id}/assign", tags=["handoffs"], response_model=HandoffOut)
+    def assign(session_id: str, body: AssignIn, _user: User = agent_user) -> HandoffOut:
+        """Give an open conversation to another agent, or back to the unassigned queue with `"agent": ""`."""
+        if body.agent and ((target := users.get(body.agent)) is None or target.role != "agent"):
+            raise HTTPException(422, f"{body.agent!r} is not an agent.")
+        return handoff_out(services.conversations.reassign(session_id, body.agent))
+
+    @router.put("/agents/me/status", tags=["handoffs"], response_model=AgentStatusOut)
+    def my_status(body: AgentStatusIn, user: User = agent_user) -> AgentStatusOut:
+        """Available: new handoffs are assigned to you in turn (up to desk.agent_capacity); away: none are."""
+        assigned = services.team.set_status(user.name, body.status)
+        me = next(a for a in services.team.statuses([user.name]) if a.name == user.name)
+        return AgentStatusOut(name=me.name, status=me.status, open=me.open, capacity=services.team.capacity,
+                              assigned=assigned)  # fmt: skip
 
     # --- operators -----------------------------------------------------------------------------------
 

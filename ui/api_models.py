@@ -131,6 +131,24 @@ class AgentReplyIn(BaseModel):
     text: str = Field(min_length=1, max_length=4000)
 
 
+class AgentStatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["available", "away"]
+
+
+class AgentStatusOut(_Out):
+    name: str
+    status: str = Field(description="available | away")
+    open: int = Field(description="Conversations the agent has now.")
+    capacity: int = Field(description="Most open conversations round-robin assignment gives one agent.")
+    assigned: list[str] = Field(description="Waiting conversations assigned to the agent by this change.")
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    agent: str = Field(max_length=64, description='An agent\'s name, or "" for the unassigned queue.')
+
+
 class CsatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

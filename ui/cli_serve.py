@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from agent.assignment import DeskTeam
 from agent.settings import load_settings
 from retrieval.database import DatabaseUnavailable
 from ui.auth import ROLES, AuthError, UserStore
@@ -164,7 +165,11 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         try:
             with _users(data_dir) as users:
                 users.remove(name)
+                # An agent who left is no longer assigned chats; the ones they had go to the rest of the team.
+                capacity = load_settings(data_dir=data_dir).desk.agent_capacity
+                released = DeskTeam(users.db, capacity=capacity).remove(name)
         except AuthError as error:
             err.print(f"[red]{error}")
             raise typer.Exit(1) from error
-        err.print(f"Removed {name}.")
+        back = f" Their {len(released)} open conversation(s) went back to the queue." if released else ""
+        err.print(f"Removed {name}.{back}")

@@ -19,6 +19,7 @@ from agent.feedback import Rating
 from agent.reports import build_report
 from agent.services import Services
 from ui.auth import UserStore
+from ui.desk_assign import team_html
 from ui.errors import as_gradio_error
 from ui.login import require_staff
 from ui.safe_html import text_html
@@ -52,6 +53,12 @@ class ReportHandlers:
             _summary(report), _by_day(report), _reasons(report), _trend(report), _csv_link(low, high),
             _comments(ratings),
         )  # fmt: skip
+
+    @as_gradio_error
+    def team(self, request: gr.Request) -> str:
+        """The agents' status and open conversations now, as the desk shows them."""
+        require_staff(request, self.users, "operator")
+        return team_html(self.services, self.users, me="") or "<p><em>No agents yet.</em></p>"
 
 
 def _day(value: str, label: str) -> date | None:
@@ -144,6 +151,7 @@ def reports_tab(services: Services, users: UserStore) -> None:
             since = gr.Textbox(label="From (YYYY-MM-DD, UTC)", placeholder="the beginning", elem_id="report-since")
             until = gr.Textbox(label="Until, not included", placeholder="now", elem_id="report-until")
             refresh = gr.Button("Show report", variant="primary", elem_id="report-show")
+        team = gr.Markdown(elem_id="report-team")
         summary = gr.Markdown(elem_id="report-summary")
         csv_link = gr.Markdown()  # not gr.HTML: Gradio 6 compiles its templates with eval (see ui/desk_page.py)
         with gr.Row():
@@ -157,3 +165,4 @@ def reports_tab(services: Services, users: UserStore) -> None:
         [summary, by_day, reasons, trend, csv_link, comments],
         api_visibility="private",
     )
+    refresh.click(handlers.team, None, [team], api_visibility="private")

@@ -18,6 +18,7 @@ from agent.conversations import Handoff, StoredMessage
 from agent.services import Services
 from agent.types import VoiceTone
 from ui.auth import UserStore
+from ui.desk_assign import SHOW, AssignHandlers, owner, shown, team_html
 from ui.desk_team import team_panel
 from ui.errors import as_gradio_error
 from ui.i18n import MOOD_ICONS
@@ -27,7 +28,7 @@ from ui.uploads import AUDIO_TYPES, Uploads
 
 REFRESH_SECONDS = 3.0
 PICK = "<p><em>Pick a conversation from the queue.</em></p>"
-QUEUE_HEADERS = ["P", "Waiting", "Status", "Mood trend", "Why handed over", "Customer last wrote"]
+QUEUE_HEADERS = ["P", "Waiting", "Assigned to", "Mood trend", "Why handed over", "Customer last wrote"]
 _SPARKS = "▁▂▃▄▅▆▇█"
 
 
@@ -51,17 +52,18 @@ def _latest_words(services: Services, session_id: str) -> str:
     return " ".join(said[-1].split())[:90] if said else ""
 
 
-def queue_rows(services: Services, queue: list[Handoff]) -> list[list[Any]]:
+def queue_rows(services: Services, queue: list[Handoff], me: str) -> list[list[Any]]:
     return [
-        [h.priority, waiting(h.created_at), h.status + (f" ({h.claimed_by})" if h.claimed_by else ""),
-         sparkline(h.sentiment_trend), h.reason, _latest_words(services, h.session_id)]
+        [h.priority, waiting(h.created_at), owner(h, me), sparkline(h.sentiment_trend), h.reason,
+         _latest_words(services, h.session_id)]
         for h in queue
     ]  # fmt: skip
 
 
-def queue_choices(services: Services, queue: list[Handoff]) -> list[tuple[str, str]]:
-    return [(f"P{h.priority} · {waiting(h.created_at)} · {_latest_words(services, h.session_id)[:60] or h.session_id}",
-             h.session_id) for h in queue]  # fmt: skip
+def queue_choices(services: Services, queue: list[Handoff], me: str) -> list[tuple[str, str]]:
+    """The picker's entries: whose it is first, so "mine", "unassigned" and others' read apart at a glance."""
+    return [(f"{owner(h, me)} · P{h.priority} · {waiting(h.created_at)} · "
+             f"{_latest_words(services, h.session_id)[:60] or h.session_id}", h.session_id) for h in queue]  # fmt: skip
 
 
 def transcript_messages(messages: list[StoredMessage]) -> list[dict[str, str]]:
@@ -134,17 +136,22 @@ class DeskHandlers:
         return require_staff(request, self.users, "agent").name
 
     @as_gradio_error
-    def refresh(self, current: str | None, request: gr.Request, label: str | None = None) -> tuple[Any, ...]:
-        """(header, queue table, conversation picker): the queue, most urgent first (only `label`, if given)."""
+    def refresh(
+        self, current: str | None, request: gr.Request, label: str | None = None, show: str | None = None
+    ) -> tuple[Any, ...]:
+        """(header, queue table, conversation picker, team): the queue, most urgent first, filtered by `show`
+        (all, mine, unassigned, others) and `label`."""
         name = self._agent(request)
         queue = self.services.conversations.queue()
+        header = staff_header("agent desk", name, f"{len(queue)} open · ")
+        queue = shown(queue, name, show)
         if label:
             labelled = self.services.desk_notes.labels([h.session_id for h in queue])
             queue = [h for h in queue if label in labelled.get(h.session_id, [])]
-        header = staff_header("agent desk", name, f"{len(queue)} open · ")
-        choices = queue_choices(self.services, queue)
+        choices = queue_choices(self.services, queue, name)
         keep = current if current in {value for _, value in choices} else None
-        return header, queue_rows(self.services, queue), gr.Dropdown(choices=choices, value=keep)
+        team = team_html(self.services, self.users, name)
+        return header, queue_rows(self.services, queue, name), gr.Dropdown(choices=choices, value=keep), team
 
     @as_gradio_error
     def label_choices(self, request: gr.Request) -> Any:
@@ -224,6 +231,7 @@ def _chosen(session_id: str | None) -> str:
 
 def build_desk_page(services: Services, users: UserStore, uploads: Uploads, **blocks: Any) -> gr.Blocks:
     h = DeskHandlers(services, users, uploads)
+    a = AssignHandlers(services, users)
     hidden: dict[str, Any] = {"api_visibility": "private"}  # staff pages: nothing in the public API docs
     with gr.Blocks(title="FinDesk · agent desk", **blocks) as page:
         current = gr.State(None)
@@ -232,8 +240,14 @@ def build_desk_page(services: Services, users: UserStore, uploads: Uploads, **bl
         # refuses. These get safe HTML (ui.safe_html; no blank lines, so Markdown leaves it as one HTML block).
         header = gr.Markdown("<h2>FinDesk · agent desk</h2>")
         with gr.Row():
+            status = gr.Radio(["available", "away"], label="My status", value="away", scale=1,
+                              elem_id="desk-status")  # fmt: skip
+            team_line = gr.Markdown(elem_id="desk-team-status")
+        with gr.Row():
             with gr.Column(scale=1):
+                show = gr.Radio(list(SHOW), value="all", label="Show", elem_id="desk-show")
                 table = gr.Dataframe(headers=QUEUE_HEADERS, interactive=False, label="Handoff queue", wrap=True,
+                                     elem_id="desk-queue",
                                      column_widths=["7%", "12%", "14%", "17%", "25%", "25%"])  # fmt: skip
                 picker = gr.Dropdown(label="Open conversation", choices=[], elem_id="desk-picker")
                 label_filter = gr.Dropdown(label="Only conversations labelled", choices=[""], value="",
@@ -243,6 +257,9 @@ def build_desk_page(services: Services, users: UserStore, uploads: Uploads, **bl
                 with gr.Row():
                     claim = gr.Button("Claim", elem_id="desk-claim")
                     resolve = gr.Button("Resolve", variant="stop", elem_id="desk-resolve")
+                with gr.Row():
+                    assignee = gr.Dropdown(label="Assign to", choices=[], scale=3, elem_id="desk-assignee")
+                    assign = gr.Button("Assign", scale=1, elem_id="desk-assign")
                 # render_markdown=False: messages arrive as safe HTML (ui.safe_html), customer words escaped.
                 transcript = gr.Chatbot(label="Transcript", height=360, buttons=[], feedback_options=None,
                                         elem_id="desk-transcript", render_markdown=False)  # fmt: skip
@@ -265,17 +282,21 @@ def build_desk_page(services: Services, users: UserStore, uploads: Uploads, **bl
         timer = gr.Timer(REFRESH_SECONDS)
 
         conversation = [current, summary, transcript, shots, suggested, suggestions]
-        page.load(h.refresh, [current, label_filter], [header, table, picker], **hidden)
+        queue_in, queue_out = [current, label_filter, show], [header, table, picker, team_line]
+        page.load(h.refresh, queue_in, queue_out, **hidden)
         page.load(h.label_choices, None, [label_filter], **hidden)
-        timer.tick(h.refresh, [current, label_filter], [header, table, picker], show_progress="hidden", **hidden)
+        page.load(a.load, None, [status, assignee], **hidden)
+        timer.tick(h.refresh, queue_in, queue_out, show_progress="hidden", **hidden)
         # The open transcript follows the customer too, without re-running the suggestion search each tick.
         timer.tick(h.transcript, [current], [transcript], show_progress="hidden", **hidden)
         picker.input(h.open, [picker], conversation, **hidden).then(team.side, [current], side, **hidden)
-        label_filter.input(h.refresh, [current, label_filter], [header, table, picker], **hidden)
-        for button, action in ((claim, h.claim), (resolve, h.resolve)):
-            button.click(action, [current], None, **hidden).then(h.refresh, [current], [header, table, picker],
-                                                                   **hidden).then(h.open, [current], conversation,
-                                                                                  **hidden)  # fmt: skip
+        label_filter.input(h.refresh, queue_in, queue_out, **hidden)
+        show.input(h.refresh, queue_in, queue_out, **hidden)
+        status.input(a.set_status, [status], None, **hidden).then(h.refresh, queue_in, queue_out, **hidden)
+        for button, action, inputs in ((claim, h.claim, [current]), (resolve, h.resolve, [current]),
+                                       (assign, a.reassign, [current, assignee])):  # fmt: skip
+            button.click(action, inputs, None, **hidden).then(h.refresh, queue_in, queue_out, **hidden).then(
+                h.open, [current], conversation, **hidden)  # fmt: skip
         suggested.click(h.insert, [suggested, suggestions, reply], [reply], **hidden)
         dictation.stop_recording(h.dictate, [dictation, reply], [reply, dictation], **hidden)
         dictation.upload(h.dictate, [dictation, reply], [reply, dictation], **hidden)

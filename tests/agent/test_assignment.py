@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -100,11 +101,30 @@ def test_reassigning_to_another_agent_or_back_to_the_queue(team: DeskTeam, store
         store.reassign("s0", "alice")
 
 
+def test_removing_an_agent_gives_their_conversations_to_the_others(team: DeskTeam, store: ConversationStore) -> None:
+    team.set_status("alice", "available")
+    for n in range(2):
+        _handoff(store, f"s{n}")
+    team.set_status("bob", "available")
+    assert team.remove("alice") == ["s0", "s1"]
+    assert [store.handoff(f"s{n}").claimed_by for n in range(2)] == ["bob", "bob"]
+    assert [a.name for a in team.statuses()] == ["bob"] and _handoff(store, "s2") == ""  # bob is full (2)
+
+
 def test_an_unassigned_conversation_is_claimed_by_one_agent_only(team: DeskTeam, store: ConversationStore) -> None:
     _handoff(store, "s0")  # nobody available
     assert store.claim("s0", "alice").claimed_by == "alice"
     with pytest.raises(HandoffStateError):
         store.claim("s0", "bob")
+
+
+def test_the_handoff_created_event_names_the_assigned_agent(database: Database, team: DeskTeam) -> None:
+    events: list[tuple[str, dict]] = []
+    store = ConversationStore(database, assign=team.assign_waiting, on_event=lambda _c, e, d: events.append((e, d)))
+    team.set_status("alice", "available")
+    _handoff(store, "s0")
+    assert events[-1][0] == "handoff.created" and events[-1][1]["agent"] == "alice"
+    assert events[-1][1]["status"] == "claimed"
 
 
 def test_a_store_without_assignment_leaves_everything_waiting(database: Database) -> None:
@@ -176,3 +196,30 @@ def _turns(database: Database) -> int:
     """The latest round-robin turn: how many automatic assignments were made."""
     with database.read() as conn:
         return conn.execute(sa.select(sa.func.max(desk_agents.c.last_assigned))).scalar() or 0
+
+
+@pytest.mark.storage
+def test_cli_user_remove_hands_the_agents_chats_back(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from agent.settings import load_settings
+    from ui.cli import app
+
+    runner = CliRunner()
+    data = ["--data-dir", str(tmp_path)]
+    for name in ("alice", "bob"):
+        added = runner.invoke(app, ["user", "add", name, "--role", "agent", "--password-stdin", *data],
+                              input="correct horse\n")  # fmt: skip
+        assert added.exit_code == 0, added.output
+    db = load_settings(data_dir=tmp_path).open_database()  # where the CLI writes (PostgreSQL when the suite runs on it)
+    try:
+        team = DeskTeam(db, capacity=3)
+        store = ConversationStore(db, assign=team.assign_waiting)
+        team.set_status("alice", "available")
+        _handoff(store, "s0")
+        team.set_status("bob", "available")
+        removed = runner.invoke(app, ["user", "remove", "alice", *data])
+        assert removed.exit_code == 0 and "1 open conversation(s) went back to the queue" in removed.output
+        assert store.handoff("s0").claimed_by == "bob" and team.status("alice") == "away"
+    finally:
+        db.close()

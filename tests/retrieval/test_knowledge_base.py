@@ -25,7 +25,7 @@ from retrieval.errors import InvalidQuery
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.store import FaqStore
 from tests import engines
-from tests.retrieval.models import CountingEmbedder, e5, minilm, small_faq
+from tests.retrieval.models import CountingEmbedder, e5, minilm, small_faq, use
 
 pytestmark = [pytest.mark.slow, pytest.mark.storage]
 REPO = Path(__file__).resolve().parents[2]
@@ -117,7 +117,7 @@ def test_an_english_only_change_does_not_re_embed_anything_on_the_next_starts(
     """Issue #9 item 7: the Chinese channel's file keeps an older stamp after an English-only edit; reopening
     used to replay the log from that stamp for every channel and re-embed the English entries each start."""
     zh = CountingEmbedder(e5())
-    monkeypatch.setattr(dense_channel, "load_embedder", lambda name, **_options: zh)
+    monkeypatch.setattr(dense_channel, "load_embedder", lambda name, **_options: zh if name == zh.name else use())
     with open_kb(tmp_path) as kb:  # default config: MiniLM for everything, e5 for the Chinese entries
         kb.import_entries(small_faq(), actor="test")
         kb.update("fees-atm", actor="operator", question="Do you charge for cash withdrawals abroad?")
@@ -133,6 +133,33 @@ def test_an_english_only_change_does_not_re_embed_anything_on_the_next_starts(
         n = len(edited.phrasings)  # only the edited entry, in both channels (MiniLM holds every entry)
         assert (primary.passages, zh.passages) == (n, n)
         assert kb.search("银行卡丢了怎么冻结").hits[0].entry_id == "card-lost-zh"
+
+
+def test_the_multilingual_channel_votes_on_chinese_queries_and_follows_its_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The USE channel holds the Chinese entries while only Chinese queries consult it (the default), every
+    entry once English queries do too; a changed setting re-embeds or drops only the difference."""
+    multi = CountingEmbedder(use())
+    monkeypatch.setattr(dense_channel, "load_embedder", lambda name, **_options: multi if name == multi.name else e5())
+    chinese_phrasings = sum(len(e.phrasings) for e in small_faq() if e.language == "zh")
+    all_phrasings = sum(len(e.phrasings) for e in small_faq())
+    with open_kb(tmp_path) as kb:
+        kb.import_entries(small_faq(), actor="test")
+        assert multi.passages == chinese_phrasings and "(multilingual)" in kb.status().embedder
+        result = kb.search("零钱转出到卡里要多久才到")  # shares no word with 国际汇款要多久到账 / 跨境汇款什么时候到
+        assert result.hits[0].entry_id == "transfer-intl-zh"
+        assert "multilingual-e5-small" in result.reason  # e5 stays the anchor that thresholds read
+    multi.passages = 0
+    with open_kb(tmp_path, multilingual_weight=0.5) as kb:
+        assert multi.passages == all_phrasings - chinese_phrasings  # only the English entries were missing
+        assert kb.status().vectors == all_phrasings + chinese_phrasings + all_phrasings
+    multi.passages = 0
+    with open_kb(tmp_path) as kb:  # back to the default: the English entries leave the channel, nothing embeds
+        assert multi.passages == 0
+        assert kb.status().vectors == all_phrasings + chinese_phrasings + chinese_phrasings
+    with open_kb(tmp_path, zh_multilingual_weight=0.0) as kb:  # consulted by no query: not even loaded
+        assert "(multilingual)" not in kb.status().embedder
 
 
 def test_changes_by_another_process_reach_a_running_knowledge_base(kb: KnowledgeBase, tmp_path: Path) -> None:

@@ -57,6 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, host_ports: tuple[int, int]
     with closing(open_database(engines.database_url(data_dir))) as db:
         users = UserStore(db)
         users.add("alice", "agent", PASSWORD)
+        users.add("bob", "agent", PASSWORD)
         users.add("olga", "operator", PASSWORD)
         (data_dir / "alice.token").write_text(users.issue_token("alice"))
         text = "Hi {customer_name}, this is {agent_name}: I checked your transfer and it arrives today."
@@ -250,3 +251,60 @@ def test_operator_sees_the_reports_tab(browser, server: str) -> None:  # noqa: A
         console.wait_for_timeout(1500)  # let the plots draw
         console.screenshot(path=str(Path(shots) / "reports.png"), full_page=True)
     console.close()
+
+
+def _hand_over_by_api(server: str, text: str) -> str:
+    """A customer of the HTTP API asks, then presses "talk to a person"; the conversation's id."""
+    reply = httpx.post(f"{server}/api/chat", data={"text": text, "language": "en"}, timeout=120).json()
+    token = {"X-Session-Token": reply["session_token"]}
+    handed = httpx.post(f"{server}/api/chat/{reply['session_id']}/handoff", headers=token, timeout=60)
+    assert handed.status_code == 200, handed.text
+    return reply["session_id"]
+
+
+def test_round_robin_assignment_across_two_agents(browser, server: str) -> None:  # noqa: ANN001
+    """alice and bob say they are available on their desks; two new handoffs go one to each, and each desk
+    shows "you" on its own and the other agent's name on the other's; then alice hands hers to bob."""
+    for left in httpx.get(f"{server}/api/handoffs", headers=_agent(server), timeout=30).json():
+        # The earlier tests' chats would be assigned first (and fill the table past what Gradio draws at once).
+        httpx.post(f"{server}/api/handoffs/{left['session_id']}/resolve", headers=_agent(server), timeout=30)
+    desks = {name: _login(browser, server, "/desk/", name, PASSWORD) for name in ("alice", "bob")}
+    for desk in desks.values():
+        desk.locator("#desk-status").get_by_label("available").check()
+        desk.locator("#desk-team-status").get_by_text("you available", exact=False).wait_for(timeout=WAIT_MS)
+    words = {"first": "round robin first: the ATM kept my card", "second": "round robin second: my card expired"}
+    sessions = {key: _hand_over_by_api(server, text) for key, text in words.items()}
+    queue = httpx.get(f"{server}/api/handoffs", headers=_agent(server), timeout=30).json()
+    owners = {key: next(h["claimed_by"] for h in queue if h["session_id"] == s) for key, s in sessions.items()}
+    assert sorted(owners.values()) == ["alice", "bob"]  # one each: round-robin, not both to the first in line
+
+    for name, desk in desks.items():
+        for key, owner in owners.items():
+            seen = "you" if owner == name else owner
+            desk.wait_for_function(  # Gradio 6 draws rows as role=row divs
+                "([words, seen]) => [...document.querySelectorAll('#desk-queue [role=row]')].some(r => "
+                "r.innerText.includes(words) && r.innerText.includes(seen))",
+                arg=[words[key][:28], seen],
+                timeout=WAIT_MS,
+            )
+    if (shots := os.environ.get("FINDESK_SCREENSHOTS")) is not None:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        desks["alice"].screenshot(path=str(Path(shots) / "desk_assign.png"), full_page=True)
+
+    # alice gives hers to bob from her desk: bob's desk now says "you" on both.
+    alice, bob = desks["alice"], desks["bob"]
+    mine = next(key for key, owner in owners.items() if owner == "alice")
+    alice.locator("#desk-picker input").click()
+    alice.get_by_role("option").filter(has_text=words[mine][:28]).first.click()
+    alice.locator("#desk-assignee input").click()
+    alice.get_by_role("option", name="bob", exact=True).click()
+    alice.click("#desk-assign")
+    bob.wait_for_function(
+        "() => [...document.querySelectorAll('#desk-queue [role=row]')]"
+        ".filter(r => r.innerText.includes('round robin') && r.innerText.includes('you')).length === 2",
+        timeout=WAIT_MS,
+    )
+    for desk in desks.values():
+        desk.locator("#desk-status").get_by_label("away").check()
+        desk.locator("#desk-team-status").get_by_text("you away", exact=False).wait_for(timeout=WAIT_MS)
+        desk.close()

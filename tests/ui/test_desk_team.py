@@ -85,7 +85,7 @@ def test_labels_filter_the_queue(team: TeamHandlers, live_app: LiveApp) -> None:
     fraud, _ = _handed_over(live_app, "someone used my card in another country")
     _handed_over(live_app, "how do I change my address")
     assert team.save_labels(fraud, "Fraud, follow-up", as_client("alice")) == "follow-up, fraud"
-    _header, rows, picker = desk.refresh(None, as_client("alice"), "fraud")
+    _header, rows, picker, _team = desk.refresh(None, as_client("alice"), "fraud")
     assert [value for _, value in picker.choices] == [fraud] and len(rows) == 1
     assert len(desk.refresh(None, as_client("alice"))[1]) >= 2
     with pytest.raises(gr.Error, match="lower-case"):

@@ -58,7 +58,7 @@ def test_agent_opens_a_handoff_sees_sentiment_suggestions_and_replies(desk: Desk
     live_app.services.agent.ask(Turn(session_id=session, text="Why was my card declined at the supermarket?"))
     live_app.services.agent.request_human(session)
 
-    header, rows, picker = desk.refresh(None, _as("alice"))
+    header, rows, picker, _team = desk.refresh(None, _as("alice"))
     assert "alice" in header
     assert any("supermarket" in row[-1] for row in rows)
     assert session in {value for _label, value in picker.choices}
