@@ -83,6 +83,13 @@ class DeskTeam:
             self.assign_waiting(conn)
         return released
 
+    def sign_out(self, agent: str) -> None:
+        """An agent who signs out is away: nobody is assigned new chats while they are gone. Their open ones
+        stay theirs (as when they choose "away"); an agent who never set a status gets no row."""
+        with self.db.write(HANDOFF_LOCK) as conn:
+            signed_out = sa.and_(desk_agents.c.name == agent, desk_agents.c.status == "available")
+            conn.execute(sa.update(desk_agents).where(signed_out).values(status="away", updated_at=_now()))
+
     def status(self, agent: str) -> str:
         """The agent's status; "away" for one who never set it."""
         with self.db.read() as conn:

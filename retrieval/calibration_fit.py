@@ -41,13 +41,16 @@ ROUNDS = 5  # 3 left the cut-offs depending on which phrasings were drawn (zh: 0
 NEGATIVE_SHARE = 0.3  # of target topics removed whole
 NEGATIVE_PHRASINGS = 2  # queries per removed entry
 MAX_TARGET_TOPICS = 400  # per round; bounds the cost of a refit on a large FAQ
-MIN_ANSWERED = 0.4  # see cutoff(): the fallback answers at least this share of the right held-out searches
+# see cutoff(): the fallback answers at least this share of the right held-out searches. Chosen on the DEV
+# sets (benchmarks/retrieval.md): 0.4 -> 0.5 raised Chinese coverage 0.33 -> 0.42 at precision 1.0; 0.6
+# dropped Chinese precision to 0.92. English never reaches the fallback.
+MIN_ANSWERED = 0.5
 MIN_EXAMPLES = 40  # per language, with at least 5 of each label, to fit a model of its own
 
 
 @dataclass(frozen=True)
 class FitSettings:
-    answer_precision: float = 0.85
+    answer_precision: float = 0.9
     clarify_precision: float = 0.7
     unanswerable_share: float = 0.35  # share of unanswerable questions assumed in the traffic
     seed: int = 0
@@ -130,6 +133,7 @@ def held_out_examples(
                 for entry in topics[name]:
                     if len(entry.phrasings) >= 2:
                         held[entry.id] = rng.randrange(len(entry.phrasings))
+            held = _without_copies(held, targets, removed, topics)
             queries = [(e.phrasings[n], e, True) for e_id, n in held.items() for e in [entries[e_id]]]
             for name in removed:
                 for entry in topics[name]:
@@ -139,6 +143,29 @@ def held_out_examples(
             examples += _search_all(view, channels, queries, planner, dense_candidates, lexical_candidates, vectors)
             _restore(view, channels, changed, token_sets)
     return examples
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _without_copies(
+    held: dict[str, int], targets: list[str], removed: list[str], topics: dict[str, list[FaqEntry]]
+) -> dict[str, int]:
+    """The held-out phrasings that have no copy left in their topic. A Chinese entry often carries its
+    English partner's question as an alternate; held out, it finds the copy in the English entry: a free
+    right answer no real query gets, which made English cut-offs too lenient (benchmarks/retrieval.md)."""
+    out = {}
+    for name in targets:
+        if name in removed:
+            continue
+        kept = {
+            _normalised(p) for entry in topics[name] for n, p in enumerate(entry.phrasings) if held.get(entry.id) != n
+        }
+        for entry in topics[name]:
+            if entry.id in held and _normalised(entry.phrasings[held[entry.id]]) not in kept:
+                out[entry.id] = held[entry.id]
+    return out
 
 
 def _copy(index: DenseIndex) -> DenseIndex:
@@ -326,7 +353,7 @@ def _logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray, groups: np.ndar
 def cutoff(probability: np.ndarray, right: np.ndarray, weights: np.ndarray, target: float) -> float:
     """The lowest probability at which everything scored at or above it was right `target` of the time
     (weighted). When no such point exists (held-out phrasings of an FAQ full of near-duplicate entries are
-    hard), the most precise cut-off that still answers a tenth of the right searches: precision first."""
+    hard), the most precise cut-off that still answers MIN_ANSWERED of the right searches: precision first."""
     order = np.argsort(-probability, kind="stable")
     p, r, w = probability[order], right[order].astype(float), weights[order]
     precision = np.cumsum(w * r) / np.cumsum(w)

@@ -78,7 +78,13 @@ def build_app(
     install_error_handlers(app)
     limits = RateLimits(settings.security)  # chat turns and handoff requests, per conversation and per address
     app.include_router(api_router(services, users, limits))
-    app.include_router(login_router(users, secure_cookies=settings.web.secure_cookies))
+    app.include_router(
+        login_router(
+            users,
+            secure_cookies=settings.web.secure_cookies,
+            on_sign_out=lambda user: services.team.sign_out(user.name),
+        )
+    )
     app.include_router(widget_router(settings.web))
     # The last added runs first: headers on every answer, then the CSRF check, the staff check, the upload gate.
     console_types = tuple(dict.fromkeys(FAQ_FILE_TYPES + CANNED_FILE_TYPES))  # FAQ files and canned responses

@@ -131,9 +131,15 @@ def _safe_next(target: str, role: str) -> str:
     return next(prefix + "/" for prefix, page_role in STAFF_PAGES.items() if page_role == role)
 
 
-def login_router(users: UserStore, *, secure_cookies: bool | None = None) -> APIRouter:
+def login_router(
+    users: UserStore,
+    *,
+    secure_cookies: bool | None = None,
+    on_sign_out: Callable[[User], None] | None = None,
+) -> APIRouter:
     """/login and /logout. `secure_cookies` None: the cookie is Secure when the request came over HTTPS (the
-    scheme as ProxyHeadersMiddleware set it from a trusted proxy's X-Forwarded-Proto; see ui/app.py)."""
+    scheme as ProxyHeadersMiddleware set it from a trusted proxy's X-Forwarded-Proto; see ui/app.py).
+    `on_sign_out` runs for the user a sign-out ends (the desk marks an agent away)."""
     router = APIRouter(include_in_schema=False)
 
     def secure(request: Request) -> bool:
@@ -172,8 +178,11 @@ def login_router(users: UserStore, *, secure_cookies: bool | None = None) -> API
     @router.post("/logout")
     def logout(request: Request) -> Response:
         token = request.cookies.get(COOKIE)
+        user = users.user_for_token(token)
         if token:
             users.revoke(token)
+        if user is not None and on_sign_out is not None:
+            on_sign_out(user)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE, httponly=True, samesite="strict", secure=secure(request))
         return response

@@ -223,3 +223,14 @@ def test_cli_user_remove_hands_the_agents_chats_back(tmp_path: Path) -> None:
         assert store.handoff("s0").claimed_by == "bob" and team.status("alice") == "away"
     finally:
         db.close()
+
+
+def test_signing_out_makes_an_available_agent_away(team: DeskTeam, store: ConversationStore) -> None:
+    team.set_status("alice", "available")
+    assert _handoff(store, "s1") == "alice"
+    team.sign_out("alice")
+    assert team.status("alice") == "away"
+    assert _handoff(store, "s2") == ""  # nobody is given chats while signed out
+    assert store.handoff("s1").claimed_by == "alice"  # the open one stays hers
+    team.sign_out("carol")  # never set a status: nothing to change, no row made
+    assert [s.name for s in team.statuses()] == ["alice"]

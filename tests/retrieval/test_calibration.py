@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from retrieval.calibration import Calibration, LanguageModel, Logistic
-from retrieval.calibration_fit import cutoff
+from retrieval.calibration_fit import _without_copies, cutoff
 from retrieval.config import RetrievalConfig
 from retrieval.hybrid import RankedEntry
 from retrieval.knowledge_base import KnowledgeBase
@@ -35,6 +35,26 @@ def test_cutoff_falls_back_to_the_most_precise_point_when_the_target_is_out_of_r
     right = np.array([0, 1, 1, 1])  # never 99% precise; answering the top four is the most precise choice
     assert cutoff(p, right, np.ones(4), 0.99) == 0.6
     assert cutoff(p, np.zeros(4), np.ones(4), 0.9) == 1.01  # nothing right: never answer
+
+
+def test_a_held_out_phrasing_with_a_copy_left_in_its_topic_is_no_question() -> None:
+    """The Chinese entry carries its English partner's question; held out, it would find the copy."""
+    en = FaqEntry(id="fees", question="What are the fees?", answer="a", alternates=("price list",), tags=("pair:fees",))
+    zh = FaqEntry(
+        id="fees-zh",
+        question="收费标准",
+        answer="b",
+        alternates=("what are the  FEES?", "手续费多少"),
+        tags=("pair:fees",),
+    )
+    other = FaqEntry(id="limits", question="What are the limits?", answer="c", alternates=("max amount",))
+    topics = {"pair:fees": [en, zh], "limits": [other]}
+    held = {"fees-zh": 1, "fees": 1, "limits": 0}  # zh's copy of the English question; en's "price list"
+    assert _without_copies(held, ["pair:fees", "limits"], [], topics) == {"fees": 1, "limits": 0}
+    # when the English entry holds its own question out too, no copy is left: both are questions
+    held = {"fees-zh": 1, "fees": 0}
+    assert _without_copies(held, ["pair:fees"], [], topics) == {"fees-zh": 1, "fees": 0}
+    assert _without_copies(held, ["pair:fees"], ["pair:fees"], topics) == {}  # removed topics hold nothing out
 
 
 def _model(answer_cutoff: float = 0.8, choices_cutoff: float = 0.5) -> Calibration:

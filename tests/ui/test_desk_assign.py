@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import gradio as gr
+import httpx
 import pytest
 
 from agent.types import Turn
@@ -165,3 +166,14 @@ def test_operators_see_the_team_in_the_console(team: AssignHandlers, live_app: L
     assert "● <strong>bob</strong> available · 0/3 open" in line and "○ <strong>alice</strong> away" in line
     with pytest.raises(gr.Error, match="Sign in as an operator"):
         reports.team(as_client("alice"))
+
+
+def test_signing_out_of_the_desk_makes_the_agent_away(team: AssignHandlers, live_app: LiveApp) -> None:
+    live_app.services.team.set_status("alice", "available")
+    with httpx.Client(base_url=live_app.url) as browser:
+        signed_in = browser.post("/login", data={"username": "alice", "password": PASSWORD, "next": "/desk/"})
+        assert signed_in.status_code == 303
+        assert browser.post("/logout", headers={"Origin": live_app.url}).status_code == 303
+    assert live_app.services.team.status("alice") == "away"
+    session = _handed_over(live_app, "my card is stuck in the machine")
+    assert live_app.services.conversations.handoff(session).claimed_by == ""  # not given to a signed-out agent

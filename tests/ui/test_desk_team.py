@@ -27,6 +27,10 @@ def team(live_app: LiveApp) -> TeamHandlers:
 
 @pytest.fixture()
 def canned(live_app: LiveApp) -> CannedHandlers:
+    """The console's handlers, on an empty canned table (the session's live app is shared with other modules,
+    e.g. test_api_canned, whose responses would otherwise be counted here)."""
+    for response in live_app.services.canned.list():
+        live_app.services.canned.delete(response.shortcut, response.language)
     return CannedHandlers(live_app.services, live_app.users, live_app.uploads)
 
 
