@@ -115,7 +115,7 @@ def main() -> None:
 def evaluate_sets(kb: KnowledgeBase, sets: dict[str, list[EvalQuery]], args: argparse.Namespace) -> None:
     topics = pair_topics([(e.id, e.tags) for e in kb.list_entries()])
     keys = ("hit_at_1", "answer_precision", "answer_coverage", "unanswerable_answered", "clarify_rate")
-    keys += ("clarify_contains_right", "no_answer_rate")
+    keys += ("clarify_contains_right", "no_answer_rate", "latency_p50_ms", "latency_p95_ms")
     print(f"{'set':8} {'n':>5} " + " ".join(f"{k[:14]:>14}" for k in keys))
     for name, queries in sets.items():
         if args.split != "all" and not name.endswith(args.split):
