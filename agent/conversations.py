@@ -341,17 +341,12 @@ class ConversationStore:
         """
         where = conv_handoffs.c.session_id == session_id
         with self.db.write(HANDOFF_LOCK) as conn:
-            row = conn.execute(sa.select(conv_handoffs.c.status, conv_handoffs.c.claimed_by).where(where)).first()
-            if row is None:
-                raise ConversationNotFound(f"No handed-over conversation {session_id!r}.")
-            if row.status not in OPEN_STATUSES:
-                raise HandoffStateError(f"This conversation is already {row.status}.")
+            row = self._handoff_state(conn, session_id, allowed_from=OPEN_STATUSES)
             values = {"status": "claimed" if agent else "waiting", "claimed_by": agent, "updated_at": _now()}
             conn.execute(sa.update(conv_handoffs).where(where).values(values))
             if agent and row.claimed_by not in ("", agent):
                 self._assign(conn)
-        handoff = self.handoff(session_id)
-        assert handoff is not None
+            (handoff,) = self._handoffs(conn, where)
         return handoff
 
     def add_agent_reply(self, session_id: str, agent: str, text: str) -> StoredMessage:
@@ -368,11 +363,7 @@ class ConversationStore:
     def _move(self, session_id: str, agent: str, *, allowed_from: Sequence[str], to: str) -> Handoff:
         where = conv_handoffs.c.session_id == session_id
         with self.db.write(HANDOFF_LOCK) as conn:
-            row = conn.execute(sa.select(conv_handoffs.c.status, conv_handoffs.c.claimed_by).where(where)).first()
-            if row is None:
-                raise ConversationNotFound(f"No handed-over conversation {session_id!r}.")
-            if row.status not in allowed_from:
-                raise HandoffStateError(f"This conversation is already {row.status}.")
+            row = self._handoff_state(conn, session_id, allowed_from=allowed_from)
             if to == "claimed" and row.status == "claimed" and row.claimed_by not in ("", agent):
                 raise HandoffStateError(f"{row.claimed_by} has already claimed this conversation.")
             conn.execute(sa.update(conv_handoffs).where(where).values(status=to, claimed_by=agent, updated_at=_now()))
@@ -382,6 +373,17 @@ class ConversationStore:
             if to == "resolved":
                 self._on_event(conn, "conversation.resolved", handoff_event(handoff))
         return handoff
+
+    @staticmethod
+    def _handoff_state(conn: Connection, session_id: str, *, allowed_from: Sequence[str]) -> sa.Row[Any, Any]:
+        """The handoff's status and owner, read under the caller's HANDOFF_LOCK; refused if not in `allowed_from`."""
+        columns = sa.select(conv_handoffs.c.status, conv_handoffs.c.claimed_by)
+        row = conn.execute(columns.where(conv_handoffs.c.session_id == session_id)).first()
+        if row is None:
+            raise ConversationNotFound(f"No handed-over conversation {session_id!r}.")
+        if row.status not in allowed_from:
+            raise HandoffStateError(f"This conversation is already {row.status}.")
+        return row
 
     @staticmethod
     def _handoffs(conn: Connection, where: sa.ColumnElement[bool]) -> list[Handoff]:

@@ -157,6 +157,11 @@ def test_status_and_reassignment_through_the_http_api(team: AssignHandlers, live
     # Only agents: an operator's token gets 403, no token 401.
     assert live_app.client.post(url, headers=live_app.auth("operator"), json={"agent": ""}).status_code == 403
     assert live_app.client.put("/api/agents/me/status", json={"status": "away"}).status_code == 401
+    assert live_app.client.post(url, json={"agent": ""}).status_code == 401
+    # A customer's own conversation token opens nothing on the desk: not even their own conversation's owner.
+    customer = {"X-Session-Token": live_app.services.conversations.open_session(language="en")[1]}
+    assert live_app.client.post(url, headers=customer, json={"agent": ""}).status_code == 401
+    assert live_app.client.put("/api/agents/me/status", headers=customer, json={"status": "away"}).status_code == 401
 
 
 def test_operators_see_the_team_in_the_console(team: AssignHandlers, live_app: LiveApp) -> None:
