@@ -198,39 +198,55 @@ class DenseChannel:
             self.dirty = True
 
 
+@dataclass(frozen=True)
+class ChannelSpec:
+    """One dense channel a configuration builds: what `make_channels` loads and `findesk doctor` lists."""
+
+    role: str  # "primary", "zh" or "multilingual"
+    embedder: str
+    holds: str  # which entries it embeds: "every entry" or "entries with Chinese"
+    serves: str  # which queries search it
+    votes: str  # its part in the fused ranking (plan_query)
+
+
+_HOLDS: dict[str, Callable[[FaqEntry], bool]] = {"every entry": _all_entries, "entries with Chinese": _chinese_entries}
+_SERVES: dict[str, Callable[[str], bool]] = {"every query": _all_queries, "queries with Chinese": has_chinese}
+
+
+def channel_specs(config: RetrievalConfig, primary: str | None = None) -> list[ChannelSpec]:
+    """The channels `config` needs (primary: the name of an embedder passed in instead of config.embedder)."""
+    primary = primary or config.embedder
+    zh = bool(config.zh_embedder and config.zh_embedder != primary)
+    specs = [
+        ChannelSpec("primary", primary, "every entry", "every query", "anchor of English queries" if zh else "anchor")
+    ]
+    if zh:
+        specs.append(ChannelSpec("zh", config.zh_embedder, "entries with Chinese", "queries with Chinese", "anchor"))
+    consulted = config.multilingual_weight > 0 or (len(specs) > 1 and config.zh_multilingual_weight > 0)
+    if consulted and config.multilingual_embedder and config.multilingual_embedder not in {s.embedder for s in specs}:
+        # English queries not consulting it (weight 0, the default): it needs only the Chinese entries
+        holds = "every entry" if config.multilingual_weight > 0 else "entries with Chinese"
+        weights = f"{config.multilingual_weight} (English), {config.zh_multilingual_weight} (Chinese)"
+        votes = f"beside the anchor, weight {weights}"
+        specs.append(ChannelSpec("multilingual", config.multilingual_embedder, holds, "every query", votes))
+    return specs
+
+
 def make_channels(config: RetrievalConfig, embedder: Embedder | None = None) -> list[DenseChannel]:
     load = functools.partial(
         load_embedder, device=config.device, backend=config.embedder_backend, cache_dir=config.cache_dir
     )
     primary = embedder or load(config.embedder)
-    channels = [
+    return [
         DenseChannel(
-            primary, holds=_all_entries, serves=_all_queries, hnsw_min_vectors=config.hnsw_min_vectors, role="primary"
+            primary if spec.role == "primary" else load(spec.embedder),
+            holds=_HOLDS[spec.holds],
+            serves=_SERVES[spec.serves],
+            hnsw_min_vectors=config.hnsw_min_vectors,
+            role=spec.role,
         )
+        for spec in channel_specs(config, primary.name)
     ]
-    if config.zh_embedder and config.zh_embedder != primary.name:
-        channels.append(
-            DenseChannel(
-                load(config.zh_embedder),
-                holds=_chinese_entries,
-                serves=has_chinese,
-                hnsw_min_vectors=config.hnsw_min_vectors,
-                role="zh",
-            )
-        )
-    consulted = config.multilingual_weight > 0 or (len(channels) > 1 and config.zh_multilingual_weight > 0)
-    if consulted and config.multilingual_embedder and config.multilingual_embedder not in {ch.name for ch in channels}:
-        channels.append(
-            DenseChannel(
-                load(config.multilingual_embedder),
-                # English queries not consulting it (weight 0, the default): it needs only the Chinese entries
-                holds=_all_entries if config.multilingual_weight > 0 else _chinese_entries,
-                serves=_all_queries,
-                hnsw_min_vectors=config.hnsw_min_vectors,
-                role="multilingual",
-            )
-        )
-    return channels
 
 
 @dataclass(frozen=True)

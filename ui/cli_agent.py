@@ -90,15 +90,25 @@ def doctor(data_dir: DataDir = None) -> None:
     """Print which models, paths, devices and settings were resolved, and why."""
     from agent.generators import describe_generator
     from retrieval import model_pack as retrieval_models
+    from retrieval.dense_channel import channel_specs
     from speech import model_pack as speech_models
 
     settings = load_settings(data_dir=data_dir)
     console = Console()
     sections: dict[str, dict[str, Any]] = {
         "data": {"data_dir": settings.data_dir, "database": settings.database_location, "index": settings.index_dir},
-        "embedder": retrieval_models.describe(
-            settings.retrieval.embedder, settings.retrieval.device, settings.retrieval.embedder_backend
-        ),
+        "embedders": {
+            spec.role: {
+                "holds": spec.holds,
+                "serves": spec.serves,
+                "votes": spec.votes,
+                **retrieval_models.describe(
+                    spec.embedder, settings.retrieval.device, settings.retrieval.embedder_backend
+                ),
+            }
+            for spec in channel_specs(settings.retrieval)
+        },
+        "calibration": _calibration_info(settings.index_dir, settings.retrieval.calibrate),
         "speech": {
             "engine": settings.speech.engine,
             **speech_models.describe(settings.speech.model, settings.speech.cache_dir),
@@ -112,6 +122,25 @@ def doctor(data_dir: DataDir = None) -> None:
         for key, value in _flatten(values):
             table.add_row(key, str(value))
         console.print(table)
+
+
+def _calibration_info(index_dir: Path, enabled: bool) -> dict[str, Any]:
+    """The saved answer / clarify / no-answer decision: when it was fitted and where each language cuts."""
+    from retrieval.calibration import Calibration
+
+    if not enabled:
+        return {"status": "off (retrieval.calibrate = false): similarity thresholds decide"}
+    calibration = Calibration.load(index_dir)
+    if calibration is None:
+        return {"status": "not fitted yet: it fits in the background once the server has loaded the FAQ"}
+    info: dict[str, Any] = {"fitted_at": calibration.fitted_at, "fit_seconds": f"{calibration.seconds:.1f}"}
+    for language, model in calibration.languages.items():
+        info[language] = {
+            "held_out_searches": f"{model.examples} ({model.positives} right at 1)",
+            "answer_when_P_at_least": f"{model.answer_cutoff:.3f}" if model.answer_cutoff <= 1 else "never",
+            "choices_when_P_at_least": f"{model.choices_cutoff:.3f}" if model.choices_cutoff <= 1 else "never",
+        }
+    return info
 
 
 def _torch_info() -> dict[str, str]:
