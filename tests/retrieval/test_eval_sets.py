@@ -1,5 +1,6 @@
-"""The hand-written Chinese evaluation sets under benchmarks/data stay well-formed and labelled against the
-shipped default FAQ (benchmarks/zh_paraphrase.py, benchmarks/retrieval_trust.py read them; never shipped).
+"""The hand-written evaluation sets under benchmarks/data stay well-formed and labelled against the shipped
+default FAQ (benchmarks/zh_paraphrase.py, benchmarks/retrieval_trust.py read them; never shipped): the Chinese
+sets, and the banking77 intent -> English default-FAQ entry map.
 
 These check structure and labels only; what the sets measure is in benchmarks/retrieval.md.
 """
@@ -11,7 +12,10 @@ from collections import Counter
 from importlib import resources
 from pathlib import Path
 
+import pytest
+
 DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
+BANKING77 = Path(__file__).resolve().parents[3] / "shared" / "data" / "banking77"
 
 
 def _rows(name: str) -> list[dict]:
@@ -42,3 +46,31 @@ def test_customer_queries_are_labelled_with_chinese_default_faq_entries() -> Non
         assert all(label in faq and faq[label]["language"] == "zh" for label in labels), row
         if row["expected_id"] is None:
             assert not row.get("also_ok"), row  # "not in the FAQ" has no acceptable entry
+
+
+def _banking77_map() -> dict:
+    return json.loads((DATA / "banking77_faq_map.json").read_text(encoding="utf-8"))
+
+
+def test_banking77_map_labels_each_intent_with_english_default_faq_entries_or_null() -> None:
+    faq = _default_faq()
+    intents = _banking77_map()["intents"]
+    assert len(intents) == 77
+    for intent, label in intents.items():
+        if label is None:
+            continue  # "not in the FAQ"
+        assert isinstance(label, list) and label, intent
+        assert len(set(label)) == len(label), intent
+        assert all(i in faq and faq[i]["language"] == "en" for i in label), intent
+
+
+def test_banking77_map_gives_a_reason_for_every_intent() -> None:
+    doc = _banking77_map()
+    assert list(doc["reasons"]) == list(doc["intents"])  # same intents, same order, for the next reviewer
+    assert all(isinstance(r, str) and r.strip() for r in doc["reasons"].values())
+
+
+@pytest.mark.skipif(not (BANKING77 / "categories.json").exists(), reason="../shared/data/banking77 is absent")
+def test_banking77_map_covers_exactly_the_banking77_intents() -> None:
+    categories = json.loads((BANKING77 / "categories.json").read_text(encoding="utf-8"))
+    assert set(_banking77_map()["intents"]) == set(categories)
