@@ -37,6 +37,19 @@ def test_cutoff_falls_back_to_the_most_precise_point_when_the_target_is_out_of_r
     assert cutoff(p, np.zeros(4), np.ones(4), 0.9) == 1.01  # nothing right: never answer
 
 
+def test_a_target_reached_only_by_a_handful_of_searches_does_not_set_the_cut_off() -> None:
+    """The two most confident held-out searches are right (precision 1.0 up there), then precision stays
+    near 0.7: two of 26 right searches are too few to measure a precision on, so the fallback decides
+    instead of a cut-off that would answer almost nothing (what an unlucky draw of phrasings did)."""
+    p = np.linspace(0.99, 0.01, 40)
+    right = np.array([1, 1] + [0, 1, 1] * 12 + [0, 0])  # 26 right; below the top two, 2 of 3
+    ones = np.ones(40)
+    cut = cutoff(p, right, ones, 0.9)
+    assert cut < p[1]  # not the cut-off above which only two searches were answered
+    answered = p >= cut
+    assert right[answered].sum() >= 0.5 * right.sum()  # the fallback: half the right searches answered
+
+
 def test_a_held_out_phrasing_with_a_copy_left_in_its_topic_is_no_question() -> None:
     """The Chinese entry carries its English partner's question; held out, it would find the copy."""
     en = FaqEntry(id="fees", question="What are the fees?", answer="a", alternates=("price list",), tags=("pair:fees",))
