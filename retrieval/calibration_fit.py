@@ -52,7 +52,7 @@ MAX_TARGET_TOPICS = 200  # per round; bounds the cost of a refit on a large FAQ 
 MIN_ANSWERED = 0.5
 # see cutoff(): a target precision counts as reached only where the answers above the cut-off hold at least
 # this share of the right held-out searches; a precision measured on a handful of searches is noise.
-MIN_SUPPORT = 0.1
+MIN_SUPPORT = 0.15
 MIN_EXAMPLES = 40  # per language, with at least 5 of each label, to fit a model of its own
 
 
