@@ -1,12 +1,16 @@
 """What customers get from the shipped default FAQ: answer precision and coverage, in English and Chinese.
 
-    .venv/bin/python benchmarks/retrieval_trust.py [--out .cache/trust] [--split dev|test|all] [--per-query]
+    .venv/bin/python benchmarks/retrieval_trust.py [--out .cache/trust] [--split dev|test|all | --final] [--per-query]
 
 English: real banking77 customer messages (../shared/data/banking77/train.csv), each labelled through our
 hand-made intent -> default-FAQ entry mapping (benchmarks/data/banking77_faq_map.json; intents the FAQ
 does not cover are "not in the FAQ"). 40 messages per intent, seeded, split half DEV (for choosing
 settings) and half TEST (reported). Chinese: benchmarks/data/zh_customer_queries.jsonl, questions we
 wrote as customers would (234: 146 answerable, 88 the FAQ cannot answer), alternate lines DEV / TEST.
+
+`--final` evaluates only the two final-check sets instead (en_final, zh_final:
+benchmarks/data/{en,zh}_final_queries.jsonl, 150 English and 120 Chinese messages written blind). Nobody
+chooses settings on them: they are reported once, as an untouched check against fitting to DEV.
 
 The query files are written to --out (never into the package: banking77 text stays out of the repo), so
 `findesk eval retrieval OUT/en_test.jsonl --json` measures the same thing.
@@ -49,11 +53,20 @@ def english_sets(seed: int = 0) -> dict[str, list[EvalQuery]]:
     return sets
 
 
-def chinese_sets() -> dict[str, list[EvalQuery]]:
-    lines = (HERE / "data" / "zh_customer_queries.jsonl").read_text(encoding="utf-8").splitlines()
+def read_queries(name: str) -> list[EvalQuery]:
+    lines = (HERE / "data" / name).read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines if line.strip()]
-    queries = [EvalQuery(r["query"], r["expected_id"], tuple(r.get("also_ok", ()))) for r in rows]
+    return [EvalQuery(r["query"], r["expected_id"], tuple(r.get("also_ok", ()))) for r in rows]
+
+
+def chinese_sets() -> dict[str, list[EvalQuery]]:
+    queries = read_queries("zh_customer_queries.jsonl")
     return {"dev": queries[0::2], "test": queries[1::2]}
+
+
+def final_sets() -> dict[str, list[EvalQuery]]:
+    """The untouched final-check sets: never split, never used to choose settings."""
+    return {f"{lang}_final": read_queries(f"{lang}_final_queries.jsonl") for lang in ("en", "zh")}
 
 
 def write_sets(out: Path, sets: dict[str, list[EvalQuery]]) -> None:
@@ -80,8 +93,12 @@ def main() -> None:
     parser.add_argument("--zh-lexical-weight", type=float, default=None)
     parser.add_argument("--zh-multilingual-weight", type=float, default=None, help="USE channel's weight; 0: off")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the index here between runs")
+    parser.add_argument("--final", action="store_true", help="only the final-check sets (ignores --split)")
     args = parser.parse_args()
-    sets = {f"en_{k}": v for k, v in english_sets().items()} | {f"zh_{k}": v for k, v in chinese_sets().items()}
+    if args.final:
+        sets = final_sets()
+    else:
+        sets = {f"en_{k}": v for k, v in english_sets().items()} | {f"zh_{k}": v for k, v in chinese_sets().items()}
     write_sets(args.out, sets)
     overrides = {
         k: v
@@ -118,7 +135,7 @@ def evaluate_sets(kb: KnowledgeBase, sets: dict[str, list[EvalQuery]], args: arg
     keys += ("clarify_contains_right", "no_answer_rate", "latency_p50_ms", "latency_p95_ms")
     print(f"{'set':8} {'n':>5} " + " ".join(f"{k[:14]:>14}" for k in keys))
     for name, queries in sets.items():
-        if args.split != "all" and not name.endswith(args.split):
+        if not args.final and args.split != "all" and not name.endswith(args.split):
             continue
         outcomes: list[QueryOutcome] = []
         report = evaluate_retrieval(kb, queries, topics=topics, per_query=outcomes).to_dict()
