@@ -24,7 +24,7 @@ from retrieval.calibration_fit import FitSettings, QueryVectors, fit, held_out_e
 from retrieval.config import RetrievalConfig
 from retrieval.dense_channel import DenseChannel, plan_query
 from retrieval.hybrid import RankedEntry
-from retrieval.signals import EntryWords, Vocabulary, signals
+from retrieval.signals import AnchorSearch, EntryWords, Vocabulary, signals
 from retrieval.types import FaqEntry
 
 log = logging.getLogger(__name__)
@@ -72,12 +72,19 @@ class Calibrator:
 
     # --- deciding --------------------------------------------------------------------------------
     def decide(
-        self, query: str, ranked: Sequence[RankedEntry], entries: dict[str, FaqEntry], language: str, topics: int
+        self,
+        query: str,
+        ranked: Sequence[RankedEntry],
+        entries: dict[str, FaqEntry],
+        anchor: AnchorSearch,
+        language: str,
+        topics: int,
     ) -> Route | None:
+        """The route of one search (call with the indexes locked: `anchor.index` is searched again)."""
         model = self._model
         if model is None:
             return None
-        features = signals(query, ranked, entries, model.vocabulary, self._words)
+        features = signals(query, ranked, entries, model.vocabulary, self._words, anchor)
         return model.calibration.decide(features, language, topics)
 
     @property

@@ -133,6 +133,10 @@ class DenseIndex:
     def entry_vectors(self, entry_id: str) -> np.ndarray:
         return self.reconstruct(self._vector_ids[entry_id])
 
+    def centroid(self, entry_id: str) -> np.ndarray | None:
+        """The unit mean of an entry's phrasing vectors; None for an entry this index does not hold."""
+        return self._centroids.get(entry_id)
+
     def centroid_similarities(self, query: np.ndarray, entry_ids: Iterable[str]) -> dict[str, float]:
         """Cosine between the query and each entry's centroid (the unit mean of its phrasing vectors)."""
         entry_ids = [e for e in entry_ids if e in self._centroids]

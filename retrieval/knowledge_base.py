@@ -27,6 +27,7 @@ from retrieval.errors import InvalidQuery, StoreUnavailable
 from retrieval.hybrid import RankedEntry, fused_search
 from retrieval.index_files import write_index_file
 from retrieval.lexical_index import LexicalIndex
+from retrieval.signals import AnchorSearch
 from retrieval.store import FaqStore, UpsertReport
 from retrieval.types import FaqEntry, Hit, SearchResult
 
@@ -141,11 +142,12 @@ class KnowledgeBase:
             )
             ranked = [r for r in ranked if r.entry_id in entries]
             hits = [self._hit(r) for r in ranked[:top_k]]
+            route = None
+            if self.calibrator is not None:  # under the lock: the signals search the anchor index again
+                topics = distinct_topic_count(entries, [r.entry_id for r in ranked[:top_k]])
+                searched = AnchorSearch(anchor.index, vectors[0])
+                route = self.calibrator.decide(query, ranked, entries, searched, plan.language, topics)
         threshold = self.config.threshold_for(anchor.name)
-        route = None
-        if self.calibrator is not None:
-            topics = distinct_topic_count(entries, [r.entry_id for r in ranked[:top_k]])
-            route = self.calibrator.decide(query, ranked, entries, plan.language, topics)
         if route is None:  # no model fitted yet (or calibration off): the similarity thresholds decide
             confident, weak, reason = decide(hits, threshold, self.config.floor_for(anchor.name), anchor.name)
             probability = None

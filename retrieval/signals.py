@@ -8,6 +8,14 @@ weigh the query's words by how rare they are in this FAQ (IDF over entries).
 
 Every signal is scale-free or on the cosine scale, so a model fitted on one FAQ's held-out phrasings
 (retrieval/calibration_fit.py) reads searches of the same FAQ the same way.
+
+A raw cosine also means different things per entry: some entries sit in a crowd of neighbours (card
+declined / card frozen / card broken) and attract every message about their corner, near-miss or not.
+`centroid_margin` measures the query against the top entry's own neighbourhood: its cosine with the
+entry's centroid minus the highest cosine any other topic's phrasing has with that centroid. Above 0
+the query is closer to the entry than every neighbour's phrasing. On the English DEV messages it raised
+the precision of the shipped default (0.909 -> 0.942 at the same coverage) and the best coverage at
+precision 0.92 (0.104 -> 0.157); benchmarks/retrieval.md, "Neighbourhood signal".
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.dense_channel import has_chinese
+from retrieval.dense_index import DenseIndex
 from retrieval.hybrid import RankedEntry
 from retrieval.lexical_index import tokenize
 from retrieval.types import FaqEntry
@@ -37,7 +46,9 @@ FEATURES = (
     "unmatched_idf",  # the rarest query word missing from the top entry (IDF / log N); 0 if none
     "unknown_words",  # share of the query's words that no entry uses
     "length",  # log(1 + words in the query)
+    "centroid_margin",  # cos(query, top entry's centroid) - max cos(another topic's phrasing, that centroid)
 )
+NEIGHBOUR_SEARCH = 32  # phrasings fetched around a centroid to find the nearest one of another topic
 
 
 def entry_text(entry: FaqEntry) -> str:
@@ -100,14 +111,42 @@ def _topic(entry: FaqEntry | None, entry_id: str) -> str:
     return next((tag for tag in entry.tags if tag.startswith("pair:")), entry_id)
 
 
+@dataclass(frozen=True)
+class AnchorSearch:
+    """The anchor channel's index (the one whose cosine is `dense_score`) and the query's vector in it."""
+
+    index: DenseIndex
+    vector: np.ndarray
+
+
+def centroid_margin(anchor: AnchorSearch, entry_id: str, topic: str, entries: dict[str, FaqEntry]) -> float:
+    """cos(query, the entry's centroid) minus the highest cosine of another topic's phrasing with that
+    centroid (0 when the anchor channel does not hold the entry: a keyword-only match)."""
+    centroid = anchor.index.centroid(entry_id)
+    if centroid is None:
+        return 0.0
+    query_cos = float(np.dot(centroid, anchor.vector))
+    k = NEIGHBOUR_SEARCH
+    while True:
+        matches = anchor.index.search(centroid, k)
+        for match in matches:
+            if _topic(entries.get(match.entry_id), match.entry_id) != topic:
+                return query_cos - match.similarity
+        if len(matches) < k:  # no other topic in the index at all
+            return query_cos
+        k *= 4
+
+
 def signals(
     query: str,
     ranked: Sequence[RankedEntry],
     entries: dict[str, FaqEntry],
     vocabulary: Vocabulary,
     words: EntryWords,
+    anchor: AnchorSearch,
 ) -> np.ndarray:
-    """The FEATURES of one search (ranked: its full fused ranking, best first); zeros when nothing matched."""
+    """The FEATURES of one search (ranked: its full fused ranking, best first; anchor: the index it searched
+    and the query's vector); zeros when nothing matched."""
     out = np.zeros(len(FEATURES), dtype=np.float64)
     query_tokens = list(dict.fromkeys(tokenize(query)))
     out[10] = math.log1p(len(query_tokens))
@@ -136,4 +175,5 @@ def signals(
     out[9] = (
         sum(t not in vocabulary.document_frequency for t in query_tokens) / len(query_tokens) if query_tokens else 1.0
     )
+    out[11] = centroid_margin(anchor, top.entry_id, top_topic, entries)
     return out
