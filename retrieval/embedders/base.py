@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -39,3 +40,20 @@ def normalise_rows(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     np.divide(vectors, norms, out=vectors, where=norms > 0)
     return vectors
+
+
+class LoadOnce:
+    """Runs an embedder's loader once, on first use, even when two threads (two Gradio workers, a search and
+    the background calibration) ask at the same moment: a model must not load twice."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.done = False
+
+    def __call__(self, load: Callable[[], None]) -> None:
+        if self.done:  # the common case, without taking the lock
+            return
+        with self._lock:
+            if not self.done:
+                load()  # raises on failure and leaves `done` False: the next call tries again
+                self.done = True

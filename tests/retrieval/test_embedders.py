@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 
 from retrieval import model_pack
 from retrieval.embedders import load_embedder
+from retrieval.embedders.base import LoadOnce
 from retrieval.errors import ModelPackError, UnknownEmbedder
 from tests.retrieval.models import e5, minilm, use
 
@@ -20,6 +23,32 @@ REPO = Path(__file__).resolve().parents[2]
 def test_unknown_embedder_lists_the_valid_ones() -> None:
     with pytest.raises(UnknownEmbedder, match="all-MiniLM-L6-v2, multilingual-e5-small"):
         load_embedder("no-such-model")
+
+
+def test_a_model_loads_once_when_threads_ask_at_the_same_moment_and_again_after_a_failure() -> None:
+    once, calls = LoadOnce(), []
+
+    def slow_load() -> None:
+        calls.append(1)
+        time.sleep(0.05)  # both threads are past the unlocked check before the first load ends
+
+    threads = [threading.Thread(target=once, args=(slow_load,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and once.done
+
+    failing = LoadOnce()
+
+    def broken() -> None:
+        raise RuntimeError("weights missing")
+
+    with pytest.raises(RuntimeError):
+        failing(broken)
+    assert not failing.done
+    failing(lambda: None)  # a later call tries again (the operator installed the pack)
+    assert failing.done
 
 
 def test_factory_is_lazy_and_import_does_not_pull_torch() -> None:
