@@ -40,9 +40,10 @@ def _outbox(data_dir: Path | None, *, as_json: bool = False) -> Iterator[tuple[W
         db = settings.open_database()
     except user_errors() as error:
         raise fail(error, as_json=as_json) from error
+    refused: tuple[type[Exception], ...] = (*user_errors(), ValueError)  # a refused retry; unknown events
     try:
         yield WebhookOutbox(db, settings.webhooks), settings
-    except (*user_errors(), ValueError) as error:  # a refused retry, unknown events in the settings
+    except refused as error:
         raise fail(error, as_json=as_json) from error
     finally:
         db.close()
@@ -68,8 +69,8 @@ def list_deliveries(
     table = Table(title="Webhook deliveries, newest first")
     for column in ("id", "event", "target", "status", "tries", "last error", "next try / finished"):
         short = column in ("id", "event", "status", "tries")  # never wrapped; the long ones fold instead
-        justify = "right" if column in ("id", "tries") else "left"
-        table.add_column(column, overflow="fold", no_wrap=short, justify=justify)
+        number = column in ("id", "tries")
+        table.add_column(column, overflow="fold", no_wrap=short, justify="right" if number else "left")
     for r in rows:
         table.add_row(str(r.id), r.event, escape(r.url), r.status, str(r.attempts), escape(r.last_error), _when(r))
     Console().print(table)

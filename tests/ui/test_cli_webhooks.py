@@ -136,3 +136,9 @@ def test_bad_input_is_refused_with_a_clear_message(outbox: Outbox, args: list[st
     result = outbox.findesk("webhooks", *args)
     assert result.exit_code == code and message in result.output, result.output
     assert outbox.status(outbox.failed) == ("failed", 2)
+
+
+def test_unknown_events_in_the_settings_are_named(outbox: Outbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINDESK_WEBHOOKS__EVENTS", '["handoff.deleted"]')
+    result = outbox.findesk("webhooks", "list")
+    assert result.exit_code == 1 and "unknown webhook events ['handoff.deleted']" in result.output, result.output
