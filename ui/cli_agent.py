@@ -44,13 +44,13 @@ def ask(
 
     services = Services(load_settings(data_dir=data_dir))
     try:
-        _fit_decision(services.knowledge_base)
         # The terminal is trusted (it can read the database anyway), so it continues a conversation by its id
         # alone; it still never makes up ids: new conversations get a server-made one, as on the web.
         if session is None:
             session = services.conversations.open_session()[0]
         elif not services.conversations.exists(session):
             raise ConversationNotFound(f"No conversation {session!r}: leave out --session to start one.")
+        _fit_decision(services.knowledge_base)
         turn = Turn(
             session_id=session,
             text=text,
