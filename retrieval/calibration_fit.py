@@ -38,7 +38,7 @@ from retrieval.types import FaqEntry
 log = logging.getLogger(__name__)
 FOLDS = 5
 # 3 rounds left the cut-offs depending on which phrasings were drawn (zh: 0.53 vs 0.80); 10 (with cutoff()'s
-# bootstrap median) narrowed the English cut-off's spread over 32 draws of the same FAQ from sd 0.052 to 0.032
+# bootstrap median) narrowed the English cut-off's spread over 32 draws of the same FAQ from sd 0.060 to 0.032
 # (benchmarks/retrieval.md, "A stable cut-off")
 ROUNDS = 10
 NEGATIVE_SHARE = 0.3  # of target topics removed whole
@@ -376,7 +376,7 @@ def cutoff(probability: np.ndarray, right: np.ndarray, weights: np.ndarray, targ
     flat around the target (English 0.86-0.93 between cut-offs 0.72 and 0.88), so where the running
     precision last touches it is decided by a few lucky or unlucky searches, and an FAQ edit redraws the
     searches; the median over resamples is what most of them agree on (benchmarks/retrieval.md, "A stable
-    cut-off": with 10 rounds, English cut-offs 0.79-0.90 over 32 draws of the same FAQ, were 0.70-0.92)."""
+    cut-off": with 10 rounds, English cut-offs 0.79-0.90 over 32 draws of the same FAQ, were 0.62-0.92)."""
     rng = np.random.default_rng(0)
     resamples = (rng.integers(0, len(probability), len(probability)) for _ in range(BOOTSTRAP))
     return float(np.median([crossing(probability[n], right[n], weights[n], target) for n in resamples]))
