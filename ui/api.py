@@ -351,6 +351,8 @@ def api_router(services: Services, users: UserStore, limits: RateLimits) -> APIR
         try:
             path.write_bytes(data)
             return ImportReportOut.model_validate(kb().import_file(path, actor=user.name))
+        except ImportRejected as rejected:  # name the operator's file, not our temporary copy of it
+            raise ImportRejected(rejected.problems, source=path.name) from None
         finally:
             path.unlink(missing_ok=True)
             folder.rmdir()

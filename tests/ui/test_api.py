@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 import uuid
 import wave
 
@@ -149,6 +150,8 @@ def test_faq_import_reports_every_bad_row_and_export_round_trips(live_app: LiveA
     refused = client.post("/api/faq/import", files={"file": ("bad.jsonl", bad)}, headers=auth)
     assert refused.status_code == 422
     assert [p["line"] for p in refused.json()["problems"]] == [2, 3]
+    assert refused.json()["error"].startswith("Import refused, nothing was changed: bad.jsonl has 2 problem(s).")
+    assert tempfile.gettempdir() not in refused.text  # the server's temporary copy is no business of the client's
 
     good = "Question,Answer,Category\nCan I bank by post?,Yes: send letters to PO Box 1.,contact\n".lower().encode()
     imported = client.post("/api/faq/import", files={"file": ("good.csv", good)}, headers=auth)
