@@ -52,6 +52,9 @@ def test_chat_refuses_bad_input_with_a_json_message(live_app: LiveApp) -> None:
     not_image = live_app.client.post("/api/chat", files={"image": ("shot.png", b"not a picture", "image/png")})
     assert not_image.status_code == 422 and "error" in not_image.json()
     assert "Traceback" not in not_image.text
+    for field, name, says in (("audio", "voice.ogg", "voice message is empty"), ("image", "shot.png", "empty file")):
+        zero_bytes = live_app.client.post("/api/chat", data={"text": "hi"}, files={field: (name, b"")})
+        assert zero_bytes.status_code == 422 and says in zero_bytes.json()["error"], zero_bytes.text
 
 
 def test_chat_refuses_uploads_over_the_byte_limits(live_app: LiveApp) -> None:
