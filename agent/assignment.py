@@ -10,6 +10,8 @@ Correct with several replicas on one database: every assignment runs inside the 
 the queue, under the handoff lock (agent.conversations.HANDOFF_LOCK: PostgreSQL's advisory transaction lock,
 SQLite's single writer), so the counts it reads cannot change before it writes. Nothing about turns or loads
 is kept in process memory.
+
+Every assignment is told to the event sink (webhooks) as `handoff.assigned`, in the same transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from agent.conversations import HANDOFF_LOCK, conv_handoffs
+from agent.conversations import HANDOFF_LOCK, Assignment, EventSink, announce_assignments, conv_handoffs
 from agent.errors import AgentError
 from retrieval.database import Database
 
@@ -52,11 +54,14 @@ def _now() -> str:
 class DeskTeam:
     """Agents' status and the assignment of waiting conversations. Safe to share between threads."""
 
-    def __init__(self, database: Database, *, capacity: int) -> None:
+    def __init__(self, database: Database, *, capacity: int, on_event: EventSink | None = None) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.db = database
         self.capacity = capacity
+        # Told "handoff.assigned" for the assignments this class makes outside a ConversationStore change (an
+        # agent becoming available, an agent removed); the store tells its own.
+        self._on_event = on_event or (lambda _conn, _event, _data: None)
 
     def set_status(self, agent: str, status: str) -> list[str]:
         """Set the agent's status; becoming available assigns them waiting conversations at once (their ids)."""
@@ -68,7 +73,8 @@ class DeskTeam:
             changed = {"status": status, "updated_at": row["updated_at"]}
             conn.execute(upsert.on_conflict_do_update(index_elements=["name"], set_=changed))
             assigned = self.assign_waiting(conn) if status == "available" else []
-        return [session_id for session_id, to in assigned if to == agent]
+            announce_assignments(self._on_event, conn, assigned)
+        return [a.session_id for a in assigned if a.agent == agent]
 
     def remove(self, agent: str) -> list[str]:
         """Forget an agent who left the team: their open conversations go back to the queue (their ids), where
@@ -80,7 +86,7 @@ class DeskTeam:
             released = list(conn.execute(query).scalars())
             values = {"status": "waiting", "claimed_by": "", "updated_at": _now()}
             conn.execute(sa.update(conv_handoffs).where(held).values(values))
-            self.assign_waiting(conn)
+            announce_assignments(self._on_event, conn, self.assign_waiting(conn))
         return released
 
     def sign_out(self, agent: str) -> None:
@@ -109,10 +115,11 @@ class DeskTeam:
             for name in names
         ]
 
-    def assign_waiting(self, conn: Connection) -> list[tuple[str, str]]:
-        """Hand waiting conversations to available agents with a free place, in turn; (session id, agent) pairs.
+    def assign_waiting(self, conn: Connection) -> list[Assignment]:
+        """Hand waiting conversations to available agents with a free place, in turn; what it assigned.
 
-        Runs inside the caller's transaction, which must hold HANDOFF_LOCK (see the module docstring).
+        Runs inside the caller's transaction, which must hold HANDOFF_LOCK (see the module docstring). The
+        caller announces the assignments (`announce_assignments`), after its own event.
         """
         available = sa.select(desk_agents).where(desk_agents.c.status == "available")
         turns = {r.name: r.last_assigned for r in conn.execute(available)}
@@ -138,7 +145,7 @@ class DeskTeam:
             values = {"status": "claimed", "claimed_by": agent, "updated_at": _now()}
             conn.execute(sa.update(conv_handoffs).where(where).values(values))
             conn.execute(sa.update(desk_agents).where(desk_agents.c.name == agent).values(last_assigned=turn))
-            assigned.append((session_id, agent))
+            assigned.append(Assignment(session_id, agent, values["updated_at"], "round_robin"))
         return assigned
 
 

@@ -124,9 +124,21 @@ class HandoffStateError(AgentError):
 # Told (transaction, event, data) inside the transaction that makes the change, so the event is stored with it
 # or not at all (the webhook outbox, agent/webhook_outbox.py).
 EventSink = Callable[[Connection, str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A person has a conversation now: given by round-robin, claimed by them, or handed to them by someone."""
+
+    session_id: str
+    agent: str
+    at: str  # ISO 8601 UTC, the handoff's updated_at as written
+    via: str  # round_robin | claim | manual
+
+
 # Hands waiting conversations to available agents, inside the caller's transaction (which holds HANDOFF_LOCK);
-# returns the (session id, agent) pairs it assigned. agent/assignment.py's DeskTeam.assign_waiting.
-AssignHook = Callable[[Connection], list[tuple[str, str]]]
+# returns what it assigned. agent/assignment.py's DeskTeam.assign_waiting.
+AssignHook = Callable[[Connection], list[Assignment]]
 
 
 def handoff_event(handoff: Handoff) -> dict[str, Any]:
@@ -135,6 +147,14 @@ def handoff_event(handoff: Handoff) -> dict[str, Any]:
     data: dict[str, Any] = {name: getattr(handoff, name) for name in fields}
     data["agent"] = handoff.claimed_by
     return data
+
+
+def announce_assignments(on_event: EventSink, conn: Connection, assignments: Sequence[Assignment]) -> None:
+    """One `handoff.assigned` event per assignment, in the transaction that made it (ids and names only: no
+    message, summary or customer data)."""
+    for a in assignments:
+        on_event(conn, "handoff.assigned", {"session_id": a.session_id, "agent": a.agent, "assigned_at": a.at,
+                                             "via": a.via})  # fmt: skip
 
 
 def _now() -> str:
@@ -153,7 +173,8 @@ class ConversationStore:
     ) -> None:
         self._owns_db = not isinstance(database, Database)
         self.db = database if isinstance(database, Database) else open_database(f"sqlite:///{Path(database)}")
-        # Told "handoff.created" and "conversation.resolved" in the transaction that makes them (webhooks).
+        # Told "handoff.created", "handoff.assigned" and "conversation.resolved" in the transaction that makes
+        # them (webhooks).
         self._on_event = on_event or (lambda _conn, _event, _data: None)
         # Run whenever a conversation joins the queue or an agent frees a place; None: nobody is assigned.
         self._assign = assign or (lambda _conn: [])
@@ -309,11 +330,11 @@ class ConversationStore:
                 raised = max(row.priority, priority)
                 update = {"priority": raised, "summary": redact(summary).text, "updated_at": now}
                 conn.execute(sa.update(conv_handoffs).where(where).values(update))
-            if created:
-                self._assign(conn)
+            assigned = self._assign(conn) if created else []
             (handoff,) = self._handoffs(conn, where)  # as assigned, if an agent was free
             if created:
                 self._on_event(conn, "handoff.created", handoff_event(handoff))
+            announce_assignments(self._on_event, conn, assigned)  # after "created": receivers see that first
         return handoff
 
     def handoff(self, session_id: str) -> Handoff | None:
@@ -342,11 +363,14 @@ class ConversationStore:
         where = conv_handoffs.c.session_id == session_id
         with self.db.write(HANDOFF_LOCK) as conn:
             row = self._handoff_state(conn, session_id, allowed_from=OPEN_STATUSES)
-            values = {"status": "claimed" if agent else "waiting", "claimed_by": agent, "updated_at": _now()}
+            now = _now()
+            values = {"status": "claimed" if agent else "waiting", "claimed_by": agent, "updated_at": now}
             conn.execute(sa.update(conv_handoffs).where(where).values(values))
+            assigned = [Assignment(session_id, agent, now, "manual")] if agent and row.claimed_by != agent else []
             if agent and row.claimed_by not in ("", agent):
-                self._assign(conn)
+                assigned += self._assign(conn)
             (handoff,) = self._handoffs(conn, where)
+            announce_assignments(self._on_event, conn, assigned)
         return handoff
 
     def add_agent_reply(self, session_id: str, agent: str, text: str) -> StoredMessage:
@@ -366,12 +390,16 @@ class ConversationStore:
             row = self._handoff_state(conn, session_id, allowed_from=allowed_from)
             if to == "claimed" and row.status == "claimed" and row.claimed_by not in ("", agent):
                 raise HandoffStateError(f"{row.claimed_by} has already claimed this conversation.")
-            conn.execute(sa.update(conv_handoffs).where(where).values(status=to, claimed_by=agent, updated_at=_now()))
+            now = _now()
+            conn.execute(sa.update(conv_handoffs).where(where).values(status=to, claimed_by=agent, updated_at=now))
+            claimed = to == "claimed" and row.claimed_by != agent  # claiming one's own again changes nothing
+            assigned = [Assignment(session_id, agent, now, "claim")] if claimed else []
             if to == "resolved":
-                self._assign(conn)  # the agent has a free place now
+                assigned = self._assign(conn)  # the agent has a free place now
             (handoff,) = self._handoffs(conn, where)
             if to == "resolved":
                 self._on_event(conn, "conversation.resolved", handoff_event(handoff))
+            announce_assignments(self._on_event, conn, assigned)
         return handoff
 
     @staticmethod

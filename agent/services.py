@@ -83,7 +83,7 @@ class Services:
     @cached_property
     def team(self) -> DeskTeam:
         with self._lock:
-            return DeskTeam(self.database, capacity=self.settings.desk.agent_capacity)
+            return DeskTeam(self.database, capacity=self.settings.desk.agent_capacity, on_event=self.webhook_outbox.add)
 
     @cached_property
     def conversations(self) -> ConversationStore:

@@ -7,6 +7,7 @@ rating), one row per receiver URL, so either both are committed or neither is. A
     pending --POST 2xx--> delivered
     pending --error--> pending (attempts + 1, next_attempt_at = now + backoff * 2^(attempts-1))
     pending --error on attempt max_attempts--> failed (last_error says why)
+    failed --retry (an operator: `findesk webhooks retry`)--> pending (attempts 0: max_attempts new tries)
 
 A claim is atomic (Database.claim), so two replicas never send the same row at once. A deliverer that dies
 mid-POST leaves its lease to expire, and another one sends the row again with the same delivery id: delivery
@@ -26,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from agent.errors import AgentError
 from agent.webhooks import EVENTS, WebhookConfig
 from retrieval.database import Database
 
@@ -61,6 +63,26 @@ class Delivery:
     body: bytes
     attempt: int  # 1 for the first try
     claim: str
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One delivery as an operator sees it (`findesk webhooks list`): never the body."""
+
+    id: int
+    delivery_id: str  # the X-FinDesk-Delivery header the receiver got
+    event: str
+    url: str
+    status: str  # pending | delivered | failed
+    attempts: int
+    last_error: str
+    next_attempt_at: str  # ISO 8601 UTC; meaningful while pending
+    created_at: str
+    finished_at: str  # when it was delivered or given up; "" while pending
+
+
+class RetryRefused(AgentError):
+    """`retry` was asked for a delivery that does not exist or has not been given up."""
 
 
 def _iso(seconds: float) -> str:
@@ -116,7 +138,7 @@ class WebhookOutbox:
         rows = self.db.claim(
             webhook_outbox,
             self._due(now),
-            order_by=webhook_outbox.c.next_attempt_at,
+            order_by=(webhook_outbox.c.next_attempt_at, webhook_outbox.c.id),  # ties: in the order written
             limit=1,
             values={"claimed_until": now + lease_s, "claimed_by": claim},
         )
@@ -147,6 +169,45 @@ class WebhookOutbox:
             )
         return done.rowcount == 1
 
+    def deliveries(self, *, status: str | None = None, limit: int = 50) -> list[OutboxRow]:
+        """The newest `limit` deliveries, newest first; only those with `status` when given."""
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"unknown delivery status {status!r}; choose from {', '.join(STATUSES)}")
+        query = sa.select(webhook_outbox).order_by(webhook_outbox.c.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(webhook_outbox.c.status == status)
+        with self.db.read() as conn:
+            return [_outbox_row(r) for r in conn.execute(query)]
+
+    def retry(self, delivery_id: int) -> OutboxRow:
+        """Send a given-up delivery again (due now, `max_attempts` new tries); refused for any other row."""
+        c = webhook_outbox.c
+        with self.db.write() as conn:
+            in_range = 0 < delivery_id < 2**63  # a BIGINT: a larger number would be refused by PostgreSQL itself
+            row = conn.execute(sa.select(webhook_outbox).where(c.id == delivery_id)).first() if in_range else None
+            if row is None:
+                raise RetryRefused(f"No webhook delivery {delivery_id}: `findesk webhooks list` shows their ids.")
+            if row.status == "delivered":
+                raise RetryRefused(f"Webhook delivery {delivery_id} was delivered: only given-up ones are retried.")
+            if row.status == "pending":
+                raise RetryRefused(f"Webhook delivery {delivery_id} is still being tried (next try due "
+                                   f"{_iso(row.next_attempt_at)}): only given-up ones are retried.")  # fmt: skip
+            given_up = sa.and_(c.id == delivery_id, c.status == "failed")
+            conn.execute(sa.update(webhook_outbox).where(given_up).values(self._requeued()))
+            return _outbox_row(conn.execute(sa.select(webhook_outbox).where(c.id == delivery_id)).one())
+
+    def retry_failed(self) -> list[int]:
+        """Send every given-up delivery again; their ids (none: nothing had been given up)."""
+        c = webhook_outbox.c
+        requeue = sa.update(webhook_outbox).where(c.status == "failed").values(self._requeued()).returning(c.id)
+        with self.db.write() as conn:
+            return sorted(conn.execute(requeue).scalars())
+
+    def _requeued(self) -> dict[str, Any]:
+        # last_error stays until the next try replaces it: the operator still sees why it had failed.
+        return {"status": "pending", "attempts": 0, "next_attempt_at": self._clock(), "finished_at": None,
+                "claimed_until": None, "claimed_by": None}  # fmt: skip
+
     def counts(self) -> dict[str, int]:
         """Rows per status (pending, delivered, failed)."""
         with self.db.read() as conn:
@@ -163,3 +224,8 @@ class WebhookOutbox:
             return conn.execute(
                 sa.delete(webhook_outbox).where(c.status == "delivered", c.finished_at < cutoff)
             ).rowcount
+
+
+def _outbox_row(r: sa.Row[Any]) -> OutboxRow:
+    return OutboxRow(r.id, r.delivery_id, r.event, r.url, r.status, r.attempts, r.last_error,
+                     _iso(r.next_attempt_at), r.created_at, r.finished_at or "")  # fmt: skip

@@ -1,6 +1,6 @@
 """Outgoing webhooks: an HTTP POST with a signed JSON body when something happens a bank's CRM wants to know.
 
-Events: `handoff.created`, `conversation.resolved`, `rating.received`. Each delivery is
+Events: `handoff.created`, `handoff.assigned`, `conversation.resolved`, `rating.received`. Each delivery is
 
     POST <url>
     Content-Type: application/json
@@ -27,7 +27,7 @@ import time
 
 from pydantic import BaseModel, ConfigDict, Field
 
-EVENTS = ("handoff.created", "conversation.resolved", "rating.received")
+EVENTS = ("handoff.created", "handoff.assigned", "conversation.resolved", "rating.received")
 
 
 class WebhookConfig(BaseModel):

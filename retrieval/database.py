@@ -113,7 +113,7 @@ class Database:
         table: sa.Table,
         where: sa.ColumnElement[bool],
         *,
-        order_by: sa.ColumnElement[Any],
+        order_by: sa.ColumnElement[Any] | tuple[sa.ColumnElement[Any], ...],
         limit: int,
         values: dict[str, Any],
     ) -> list[sa.Row[Any]]:
@@ -124,7 +124,8 @@ class Database:
         them again. `table` needs a one-column primary key.
         """
         (key,) = table.primary_key.columns
-        chosen = sa.select(key).where(where).order_by(order_by).limit(limit)
+        keys = order_by if isinstance(order_by, tuple) else (order_by,)
+        chosen = sa.select(key).where(where).order_by(*keys).limit(limit)
         if not self.is_sqlite:
             chosen = chosen.with_for_update(skip_locked=True)
         update = sa.update(table).where(key.in_(chosen.scalar_subquery())).values(values).returning(*table.c)

@@ -15,6 +15,7 @@ from ui import (
     cli_speech,
     cli_tone,
     cli_vision,
+    cli_webhooks,
 )
 
 app = typer.Typer(
@@ -28,7 +29,8 @@ eval_app = typer.Typer(
 app.add_typer(eval_app, name="eval")
 
 for module in (
-    cli_faq, cli_retrieval, cli_speech, cli_tone, cli_vision, cli_sentiment, cli_agent, cli_report, cli_serve, cli_db
+    cli_faq, cli_retrieval, cli_speech, cli_tone, cli_vision, cli_sentiment, cli_agent, cli_report, cli_serve, cli_db,
+    cli_webhooks,
 ):  # fmt: skip
     module.register(app, eval_app)
 

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from agent.assignment import DeskTeam
 from agent.settings import load_settings
+from agent.webhook_outbox import WebhookOutbox
 from retrieval.database import DatabaseUnavailable
 from ui.auth import ROLES, AuthError, UserStore
 
@@ -165,9 +166,11 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         try:
             with _users(data_dir) as users:
                 users.remove(name)
-                # An agent who left is no longer assigned chats; the ones they had go to the rest of the team.
-                capacity = load_settings(data_dir=data_dir).desk.agent_capacity
-                released = DeskTeam(users.db, capacity=capacity).remove(name)
+                # An agent who left is no longer assigned chats; the ones they had go to the rest of the team
+                # (and the webhooks hear who has them now).
+                settings = load_settings(data_dir=data_dir)
+                outbox = WebhookOutbox(users.db, settings.webhooks)
+                released = DeskTeam(users.db, capacity=settings.desk.agent_capacity, on_event=outbox.add).remove(name)
         except AuthError as error:
             err.print(f"[red]{error}")
             raise typer.Exit(1) from error

@@ -123,8 +123,8 @@ def test_the_handoff_created_event_names_the_assigned_agent(database: Database, 
     store = ConversationStore(database, assign=team.assign_waiting, on_event=lambda _c, e, d: events.append((e, d)))
     team.set_status("alice", "available")
     _handoff(store, "s0")
-    assert events[-1][0] == "handoff.created" and events[-1][1]["agent"] == "alice"
-    assert events[-1][1]["status"] == "claimed"
+    created = next(data for event, data in events if event == "handoff.created")
+    assert created["agent"] == "alice" and created["status"] == "claimed"
 
 
 def test_a_store_without_assignment_leaves_everything_waiting(database: Database) -> None:
@@ -234,3 +234,46 @@ def test_signing_out_makes_an_available_agent_away(team: DeskTeam, store: Conver
     assert store.handoff("s1").claimed_by == "alice"  # the open one stays hers
     team.sign_out("carol")  # never set a status: nothing to change, no row made
     assert [s.name for s in team.statuses()] == ["alice"]
+
+
+def test_every_assignment_is_told_as_handoff_assigned(database: Database) -> None:
+    """Round-robin (at handoff, on becoming available, refilling a freed place), a claim and a manual handover each
+    send `handoff.assigned` with ids and names only; giving a chat back to the queue or claiming one's own does not."""
+    events: list[tuple[str, dict]] = []
+    sink = lambda _conn, event, data: events.append((event, data))  # noqa: E731
+    team = DeskTeam(database, capacity=1, on_event=sink)
+    store = ConversationStore(database, assign=team.assign_waiting, on_event=sink)
+    store.add_message("s0", "customer", "my card 4111 1111 1111 1111 was stolen")
+
+    def assigned() -> list[tuple[str, str, str]]:
+        found = [(d["session_id"], d["agent"], d["via"]) for e, d in events if e == "handoff.assigned"]
+        events.clear()
+        return found
+
+    team.set_status("alice", "available")
+    _handoff(store, "s0")
+    assert [e for e, _ in events] == ["handoff.created", "handoff.assigned"]  # the receiver hears "created" first
+    data = events[1][1]
+    assert set(data) == {"session_id", "agent", "assigned_at", "via"}  # no message, summary or customer data
+    assert data["assigned_at"] == store.handoff("s0").updated_at
+    assert assigned() == [("s0", "alice", "round_robin")]
+    _handoff(store, "s1")  # alice is full: s1 waits, nobody is told it is assigned
+    assert assigned() == []
+    team.set_status("bob", "available")
+    assert assigned() == [("s1", "bob", "round_robin")]
+    _handoff(store, "s2")
+    store.resolve("s0", "alice")  # alice's place goes to s2
+    assert assigned() == [("s2", "alice", "round_robin")]
+    store.reassign("s1", "")  # back to the queue: not an assignment
+    assert assigned() == []
+    store.claim("s1", "carol")
+    store.claim("s1", "carol")  # hers already: nothing changes
+    assert assigned() == [("s1", "carol", "claim")]
+    _handoff(store, "s3")  # bob's place is free since s1 left him
+    _handoff(store, "s4")  # waits: alice and bob are full
+    assert assigned() == [("s3", "bob", "round_robin")]
+    store.reassign("s2", "carol")  # a person hands it over; alice's freed place takes s4
+    assert assigned() == [("s2", "carol", "manual"), ("s4", "alice", "round_robin")]
+    team.set_status("dave", "available")
+    team.remove("alice")  # s4 goes to dave
+    assert assigned() == [("s4", "dave", "round_robin")]

@@ -82,8 +82,10 @@ def test_rating_after_resolution_once(conversations: ConversationStore, feedback
     assert feedback.rating("s1") == rating and not feedback.can_rate("s1")
     with pytest.raises(AlreadyRated):
         feedback.rate("s1", 1)
-    assert [event for event, _ in events] == ["handoff.created", "conversation.resolved", "rating.received"]
-    assert events[2][1]["score"] == 4 and events[1][1]["agent"] == "alice"
+    assert [event for event, _ in events] == [
+        "handoff.created", "handoff.assigned", "conversation.resolved", "rating.received"
+    ]  # fmt: skip
+    assert events[3][1]["score"] == 4 and events[2][1]["agent"] == "alice" and events[1][1]["via"] == "claim"
 
 
 @pytest.mark.parametrize(("score", "comment"), [(0, ""), (6, ""), (3, "x" * 2001)])

@@ -4,6 +4,7 @@ outbox: deliveries written with the change that causes them, kept across a resta
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -18,11 +19,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from agent.assignment import DeskTeam
 from agent.conversations import ConversationStore
 from agent.services import Services
 from agent.settings import load_settings
 from agent.webhook_delivery import WebhookDeliverer
-from agent.webhook_outbox import WebhookOutbox, webhook_outbox
+from agent.webhook_outbox import RetryRefused, WebhookOutbox, webhook_outbox
 from agent.webhooks import WebhookConfig, sign, verify_signature
 from retrieval.database import Database, open_database
 from tests import engines
@@ -256,6 +258,87 @@ def test_delivered_rows_are_pruned_after_the_retention(receiver: Receiver, db: D
     now[0] += 8 * 86400
     assert outbox.prune(7 * 86400) == 1
     assert outbox.counts() == {"pending": 1, "delivered": 0, "failed": 0}  # never the ones not sent yet
+
+
+# --- operators: listing and retrying given-up deliveries, and the assignment event (both engines) ------------
+
+
+def _give_up(outbox: WebhookOutbox, problem: str = "HTTP 500") -> int:
+    """Claim the oldest due delivery and record a failure on its last allowed try; its id."""
+    delivery = outbox.claim(lease_s=60)
+    assert delivery is not None
+    failed = dataclasses.replace(delivery, attempt=outbox.config.max_attempts)
+    assert outbox.attempt_failed(failed, problem) == "failed"
+    return delivery.id
+
+
+def test_a_given_up_delivery_is_retried_and_delivered_with_the_same_id(receiver: Receiver, database: Database) -> None:
+    receiver.statuses = [500]
+    outbox = WebhookOutbox(database, _config(receiver, max_attempts=1))
+    deliverer = WebhookDeliverer(outbox)
+    outbox.publish("handoff.created", {"session_id": "s1"})
+    assert deliverer.deliver_due() == 1 and outbox.counts()["failed"] == 1  # the receiver was down: given up
+    assert deliverer.deliver_due() == 0  # a given-up delivery is never tried again by itself
+    (failed,) = outbox.deliveries(status="failed")
+    again = outbox.retry(failed.id)
+    assert (again.status, again.attempts, again.finished_at, again.last_error) == ("pending", 0, "", "HTTP 500")
+    assert deliverer.deliver_due() == 1
+    deliverer.close()
+    (row,) = outbox.deliveries()
+    assert (row.status, row.attempts, row.last_error) == ("delivered", 1, "")
+    assert [h["X-FinDesk-Delivery"] for h, _, _ in receiver.received] == [failed.delivery_id] * 2
+
+
+def test_only_given_up_deliveries_are_retried(receiver: Receiver, database: Database) -> None:
+    outbox = WebhookOutbox(database, _config(receiver))
+    for event in ("handoff.created", "conversation.resolved", "rating.received"):
+        outbox.publish(event, {})
+    delivered = outbox.claim(lease_s=60)
+    assert delivered is not None and outbox.delivered(delivered)
+    failed = _give_up(outbox)
+    (pending,) = outbox.deliveries(status="pending")
+    with pytest.raises(RetryRefused, match="No webhook delivery 999"):
+        outbox.retry(999)
+    with pytest.raises(RetryRefused, match=f"delivery {delivered.id} was delivered"):
+        outbox.retry(delivered.id)
+    with pytest.raises(RetryRefused, match=f"delivery {pending.id} is still being tried"):
+        outbox.retry(pending.id)
+    assert outbox.retry_failed() == [failed]
+    assert outbox.retry_failed() == []  # nothing given up any more
+    assert outbox.counts() == {"pending": 2, "delivered": 1, "failed": 0}
+
+
+def test_deliveries_are_listed_newest_first(receiver: Receiver, database: Database) -> None:
+    outbox = WebhookOutbox(database, _config(receiver))
+    for event in ("handoff.created", "conversation.resolved", "rating.received"):
+        outbox.publish(event, {"secret": "never listed"})
+    failed = _give_up(outbox, "ConnectError: refused")
+    rows = outbox.deliveries()
+    assert [r.event for r in rows] == ["rating.received", "conversation.resolved", "handoff.created"]
+    assert [r.event for r in outbox.deliveries(limit=1)] == ["rating.received"]
+    (row,) = outbox.deliveries(status="failed")
+    assert (row.id, row.url, row.attempts, row.last_error) == (failed, receiver.url, 6, "ConnectError: refused")
+    assert row.finished_at and "never listed" not in repr(rows)  # the body is not shown
+    with pytest.raises(ValueError, match="unknown delivery status"):
+        outbox.deliveries(status="lost")
+
+
+def test_an_assignment_is_sent_as_handoff_assigned(receiver: Receiver, database: Database) -> None:
+    outbox = WebhookOutbox(database, _config(receiver))
+    team = DeskTeam(database, capacity=2, on_event=outbox.add)
+    store = ConversationStore(database, on_event=outbox.add, assign=team.assign_waiting)
+    team.set_status("alice", "available")
+    store.add_message("s1", "customer", "I was charged twice, my card is 4111 1111 1111 1111")
+    store.request_handoff("s1", reason="asked for a person", priority=1, summary="charged twice")
+    deliverer = WebhookDeliverer(outbox)
+    assert deliverer.deliver_due() == 2
+    deliverer.close()
+    bodies = [json.loads(body) for _, body, _ in receiver.received]
+    assert [b["event"] for b in bodies] == ["handoff.created", "handoff.assigned"]
+    assigned = bodies[1]["data"]
+    assert assigned == {"session_id": "s1", "agent": "alice", "assigned_at": assigned["assigned_at"],
+                        "via": "round_robin"}  # fmt: skip
+    assert assigned["assigned_at"] == store.handoff("s1").updated_at
 
 
 # --- across processes and replicas: both engines ------------------------------------------------------------
