@@ -21,6 +21,7 @@ def test_misspelt_words_become_the_words_the_faq_and_english_use(spelling: Spell
     assert spelling.correct("I havent recieved my transfered money") == "I haven't received my transferred money"
     assert spelling.correct("how to raise a chargebak") == "how to raise a chargeback"  # a FAQ-only word
     assert spelling.correct("Recieved?") == "Received?"  # case and punctuation kept
+    assert spelling.correct("Is it done? Shouldnt it be.  Recieved!") == "Is it done? Shouldn't it be.  Received!"
     assert spelling.correct("银行卡 recieved") == "银行卡 received"  # an English word beside Chinese ones
 
 
@@ -48,6 +49,12 @@ def test_faq_words_bank_terms_codes_amounts_and_addresses_are_never_changed(spel
         "topup crypto",  # not English, and no FAQ word is one edit away: left as written
     ):
         assert spelling.correct(text) == text
+
+
+def test_a_capitalised_word_inside_a_sentence_is_a_name(spelling: Spelling) -> None:
+    spelling.set("pay", ["Nothing happens when I pay"])
+    assert spelling.correct("notting happens") == "nothing happens"
+    assert spelling.correct("my card failed in Notting Hill") == "my card failed in Notting Hill"
 
 
 def test_edits_change_what_is_known(spelling: Spelling) -> None:
