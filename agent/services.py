@@ -83,7 +83,13 @@ class Services:
     @cached_property
     def team(self) -> DeskTeam:
         with self._lock:
-            return DeskTeam(self.database, capacity=self.settings.desk.agent_capacity, on_event=self.webhook_outbox.add)
+            desk = self.settings.desk
+            return DeskTeam(
+                self.database,
+                capacity=desk.agent_capacity,
+                presence_timeout_s=desk.presence_timeout_s,
+                on_event=self.webhook_outbox.add,
+            )
 
     @cached_property
     def conversations(self) -> ConversationStore:

@@ -153,6 +153,15 @@ class SecurityConfig(BaseModel):
     handoffs_per_address: Rate = Field("20/hour", description="'Talk to a person' requests per client address.")
 
 
+def _presence_timeout(seconds: float) -> float:
+    if seconds != 0 and not 15 <= seconds <= 86400:
+        raise ValueError("presence_timeout_s must be 0 (never skip an agent) or from 15 to 86400 seconds")
+    return seconds
+
+
+PresenceTimeout = Annotated[float, AfterValidator(_presence_timeout)]
+
+
 class DeskConfig(BaseModel):
     """The agent desk as a team (FINDESK_DESK__*): round-robin assignment, agent/assignment.py."""
 
@@ -164,6 +173,12 @@ class DeskConfig(BaseModel):
         le=100,
         description="Most open conversations handed to one available agent at a time by round-robin assignment "
         "(claiming or reassigning by hand may go past it). Chat desks commonly give an agent 2-4 chats at once.",
+    )
+    presence_timeout_s: PresenceTimeout = Field(
+        120.0,
+        description="Round-robin skips an available agent whose desk has not been seen for this many seconds (the "
+        "open desk refreshes every 3 s; browsers slow timers in background tabs to about once a minute). 0: never "
+        "skip, for teams whose agents take chats only through the HTTP API.",
     )
 
 

@@ -42,10 +42,12 @@ NEGATIVE_SHARE = 0.3  # of target topics removed whole
 NEGATIVE_PHRASINGS = 2  # queries per removed entry
 MAX_TARGET_TOPICS = 400  # per round; bounds the cost of a refit on a large FAQ
 # see cutoff(): the fallback answers at least this share of the right held-out searches. Chosen on the
-# Chinese DEV sets (benchmarks/retrieval.md): 0.4 -> 0.5 raised coverage at the same precision; 0.6 answered
-# the one-word "密码" confidently (tests/retrieval/test_calibration.py must see it asked back). English
-# reaches its target precision on held-out data, so it never falls back on the default FAQ.
-MIN_ANSWERED = 0.5
+# Chinese DEV set over 12 held-out draws (benchmarks/retrieval.md, "Underspecified queries"): the largest
+# share whose extra answers were still right >= 0.9 of the time (0.5 -> 0.55: coverage 0.523 -> 0.570 at
+# precision 0.924 -> 0.926; 0.6 added answers right only ~80% of the time). Lower shares were forced by the
+# one-word "密码" (P 0.3-0.7), which retrieval/underspecified.py now asks back whatever its probability.
+# English reaches its target precision on held-out data, so it never falls back on the default FAQ.
+MIN_ANSWERED = 0.55
 # see cutoff(): a target precision counts as reached only where the answers above the cut-off hold at least
 # this share of the right held-out searches. Which phrasings a fit draws (an FAQ edit redraws them) decided
 # otherwise: over 12 draws of the default FAQ, Chinese crossings of 0.9 held by <= 11% of the right searches

@@ -26,6 +26,7 @@ from retrieval.dense_channel import DenseChannel, plan_query
 from retrieval.hybrid import RankedEntry
 from retrieval.signals import AnchorSearch, EntryWords, Vocabulary, signals
 from retrieval.types import FaqEntry
+from retrieval.underspecified import PhrasingWords
 
 log = logging.getLogger(__name__)
 Snapshot = Callable[[], tuple[dict[str, FaqEntry], list[DenseChannel]]]
@@ -35,6 +36,11 @@ Snapshot = Callable[[], tuple[dict[str, FaqEntry], list[DenseChannel]]]
 class _Model:
     calibration: Calibration
     vocabulary: Vocabulary
+    phrasings: PhrasingWords
+
+    @classmethod
+    def build(cls, calibration: Calibration, entries: dict[str, FaqEntry]) -> _Model:
+        return cls(calibration, Vocabulary.build(entries.values()), PhrasingWords(entries.values()))
 
 
 def fingerprint(entries: dict[str, FaqEntry], config: RetrievalConfig, channels: Sequence[DenseChannel]) -> str:
@@ -85,7 +91,16 @@ class Calibrator:
         if model is None:
             return None
         features = signals(query, ranked, entries, model.vocabulary, self._words, anchor)
-        return model.calibration.decide(features, language, topics)
+        route = model.calibration.decide(features, language, topics)
+        shared = model.phrasings.underspecified(query)
+        if route is None or not shared or topics < 2:
+            return route
+        return Route(
+            "clarify",
+            route.probability,
+            f"the query's words all appear in phrasings of {shared} topics: ask which (P(answer) "
+            f"{route.probability:.2f}, {language})",
+        )
 
     @property
     def calibration(self) -> Calibration | None:
@@ -98,7 +113,7 @@ class Calibrator:
         entries, channels = self._snapshot()
         saved = Calibration.load(self.index_dir)
         if saved is not None:
-            self._model = _Model(saved, Vocabulary.build(entries.values()))
+            self._model = _Model.build(saved, entries)
             if saved.fingerprint == fingerprint(entries, self.config, channels):
                 self._fitted.set()
                 return
@@ -147,7 +162,7 @@ class Calibrator:
                 log.info("calibration: %d held-out searches are too few to fit; thresholds decide", len(examples))
                 self._model = None
                 return None
-            self._model = _Model(calibration, Vocabulary.build(entries.values()))
+            self._model = _Model.build(calibration, entries)
             calibration.save(self.index_dir)
             log.info("calibration refitted on %d held-out searches in %.1f s", len(examples), calibration.seconds)
             return calibration

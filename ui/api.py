@@ -283,7 +283,10 @@ def api_router(services: Services, users: UserStore, limits: RateLimits) -> APIR
 
     @router.put("/agents/me/status", tags=["handoffs"], response_model=AgentStatusOut)
     def my_status(body: AgentStatusIn, user: User = agent_user) -> AgentStatusOut:
-        """Available: new handoffs are assigned to you in turn (up to desk.agent_capacity); away: none are."""
+        """Available: new handoffs are assigned to you in turn (up to desk.agent_capacity); away: none are.
+
+        Each call also says you are here: a client that takes chats without the desk page sends it again at least
+        every desk.presence_timeout_s (120 s), or round-robin skips you until it does."""
         assigned = services.team.set_status(user.name, body.status)
         me = next(a for a in services.team.statuses([user.name]) if a.name == user.name)
         return AgentStatusOut(name=me.name, status=me.status, open=me.open, capacity=services.team.capacity,

@@ -170,7 +170,10 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 # (and the webhooks hear who has them now).
                 settings = load_settings(data_dir=data_dir)
                 outbox = WebhookOutbox(users.db, settings.webhooks)
-                released = DeskTeam(users.db, capacity=settings.desk.agent_capacity, on_event=outbox.add).remove(name)
+                desk = settings.desk
+                team = DeskTeam(users.db, capacity=desk.agent_capacity, presence_timeout_s=desk.presence_timeout_s,
+                                on_event=outbox.add)  # fmt: skip
+                released = team.remove(name)
         except AuthError as error:
             err.print(f"[red]{error}")
             raise typer.Exit(1) from error

@@ -49,8 +49,11 @@ def team_html(services: Services, users: UserStore, me: str) -> str:
     parts = []
     for agent in services.team.statuses(agent_names(users)):
         dot = "●" if agent.status == "available" else "○"
+        status = agent.status
+        if agent.status == "available" and not agent.present:  # left the desk open as available, then closed it
+            dot, status = "◌", "available, desk not open (gets no new chats)"
         name = "you" if agent.name == me else agent.name
-        parts.append(f"{dot} <strong>{text_html(name)}</strong> {agent.status} · {agent.open}/{capacity} open")
+        parts.append(f"{dot} <strong>{text_html(name)}</strong> {status} · {agent.open}/{capacity} open")
     return f"<p>Team: {' · '.join(parts)}</p>" if parts else ""
 
 

@@ -142,6 +142,7 @@ class DeskHandlers:
         """(header, queue table, conversation picker, team): the queue, most urgent first, filtered by `show`
         (all, mine, unassigned, others) and `label`."""
         name = self._agent(request)
+        self.services.team.seen(name)  # this desk is open (the page's timer calls here): keeps its agent in turn
         queue = self.services.conversations.queue()
         header = staff_header("agent desk", name, f"{len(queue)} open · ")
         queue = shown(queue, name, show)

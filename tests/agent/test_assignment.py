@@ -277,3 +277,73 @@ def test_every_assignment_is_told_as_handoff_assigned(database: Database) -> Non
     team.set_status("dave", "available")
     team.remove("alice")  # s4 goes to dave
     assert assigned() == [("s4", "dave", "round_robin")]
+
+
+def _desk(database: Database, now: list[float], **options: object) -> tuple[DeskTeam, ConversationStore]:
+    team = DeskTeam(database, capacity=2, presence_timeout_s=60, clock=lambda: now[0], **options)  # type: ignore[arg-type]
+    return team, ConversationStore(database, assign=team.assign_waiting)
+
+
+def test_an_agent_whose_desk_is_not_seen_gets_no_new_chats(database: Database) -> None:
+    now = [1_000_000.0]
+    events: list[tuple[str, dict]] = []
+    team, store = _desk(database, now, on_event=lambda _c, e, d: events.append((e, d)))
+    team.set_status("alice", "available")
+    team.set_status("bob", "available")  # then bob closes the tab without choosing "away"
+    now[0] += 30
+    assert team.seen("alice") == []  # alice's desk refreshes; bob's does not
+    now[0] += 40  # bob last seen 70 s ago (timeout 60), alice 40 s ago
+    assert [_handoff(store, f"s{n}") for n in range(3)] == ["alice", "alice", ""]  # never bob; alice is full
+    assert [(a.name, a.status, a.present) for a in team.statuses()] == [
+        ("alice", "available", True), ("bob", "available", False)
+    ]  # fmt: skip
+    assert team.seen("bob") == ["s2"]  # bob's desk is open again: the waiting one is his at once
+    event, data = events[-1]
+    assert (event, data["session_id"], data["agent"]) == ("handoff.assigned", "s2", "bob")
+    assert [a.present for a in team.statuses()] == [True, True]
+
+
+def test_seen_writes_rarely_and_only_for_agents_with_a_status(database: Database) -> None:
+    now = [1_000_000.0]
+    team, _store = _desk(database, now)
+
+    def seen_at() -> float | None:
+        with database.read() as conn:
+            return conn.execute(sa.select(desk_agents.c.seen_at).where(desk_agents.c.name == "alice")).scalar()
+
+    assert team.seen("carol") == [] and [a.name for a in team.statuses()] == []  # never set a status: no row
+    team.set_status("alice", "away")
+    assert seen_at() == now[0]
+    now[0] += 3
+    team.seen("alice")  # the next refresh, 3 s later: nothing written
+    assert seen_at() == now[0] - 3
+    now[0] += 8
+    team.seen("alice")  # 11 s after the last write: recorded
+    assert seen_at() == now[0]
+    now[0] += 600
+    assert team.seen("alice") == [] and team.status("alice") == "away"  # seen never makes anyone available
+
+
+def test_without_a_presence_timeout_available_means_available(database: Database) -> None:
+    now = [1_000_000.0]
+    team, _ = _desk(database, now)
+    plain = DeskTeam(database, capacity=2, clock=lambda: now[0])  # presence_timeout_s=0: not checked
+    store = ConversationStore(database, assign=plain.assign_waiting)
+    team.set_status("alice", "available")
+    now[0] += 3600
+    assert _handoff(store, "s0") == "alice" and plain.statuses()[0].present
+    with pytest.raises(ValueError, match="presence_timeout_s"):
+        DeskTeam(database, capacity=2, presence_timeout_s=-1)
+
+
+@pytest.mark.parametrize("seconds", [1, 14.9, 86401, -5])
+def test_presence_timeouts_that_cannot_work_are_refused(seconds: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from agent.settings import load_settings
+
+    monkeypatch.setenv("FINDESK_DESK__PRESENCE_TIMEOUT_S", str(seconds))
+    with pytest.raises(ValidationError, match="presence_timeout_s must be 0"):
+        load_settings()
+    monkeypatch.setenv("FINDESK_DESK__PRESENCE_TIMEOUT_S", "0")
+    assert load_settings().desk.presence_timeout_s == 0

@@ -11,12 +11,14 @@ import pytest
 
 from retrieval.calibration import Calibration, LanguageModel, Logistic
 from retrieval.calibration_fit import UNREAD, _without_copies, cutoff
+from retrieval.calibrator import Calibrator
 from retrieval.config import RetrievalConfig
 from retrieval.dense_index import DenseIndex
 from retrieval.hybrid import RankedEntry
 from retrieval.knowledge_base import KnowledgeBase
 from retrieval.signals import FEATURES, AnchorSearch, EntryWords, Vocabulary, centroid_margin, signals
 from retrieval.types import FaqEntry
+from retrieval.underspecified import PhrasingWords
 from tests import engines
 from tests.retrieval.models import minilm
 
@@ -181,9 +183,11 @@ def test_the_default_faq_answers_asks_back_and_refuses_and_refits_after_an_edit(
         expected = {
             "How do I activate my new card?": ("answer", "cards-activation"),
             "transfer": ("clarify", None),
+            "PIN": ("clarify", None),  # one word several topics share: asked back (was answered, P 0.98)
             "Is there a limit when using auto top-up?": ("no_answer", None),
             "新卡怎么激活啊": ("answer", "cards-activation-zh"),
             "密码": ("clarify", None),
+            "转账": ("clarify", None),  # was answered with domestic transfers (P 0.64)
             "信用卡年费多少钱": ("no_answer", None),
         }
         for query, (route, top) in expected.items():
@@ -216,3 +220,46 @@ def test_the_default_faq_answers_asks_back_and_refuses_and_refits_after_an_edit(
         assert reopened.calibrator.calibration == refitted
     finally:
         reopened.close()
+
+
+def _password_faq() -> dict[str, FaqEntry]:
+    """Three topics whose phrasings say "password" / 密码 (the login one with its Chinese translation)."""
+    entries = [
+        FaqEntry(id="login", question="How do I reset my login password?", answer="a", tags=("pair:login",)),
+        FaqEntry(id="login-zh", question="登录密码忘了怎么办", answer="a", language="zh", tags=("pair:login",)),
+        FaqEntry(id="pin", question="I forgot my card password (PIN)", answer="b", alternates=("卡密码忘了",)),
+        FaqEntry(id="hijack", question="Someone changed my password", answer="c", alternates=("密码被别人改了",)),
+        FaqEntry(id="fees", question="What are the fees?", answer="d"),
+    ]
+    return {e.id: e for e in entries}
+
+
+def test_the_topics_sharing_a_querys_words_are_counted_per_topic() -> None:
+    words = PhrasingWords(_password_faq().values())
+    assert words.topics_sharing("password") == 3  # login (en + zh: one topic), PIN, hijacked account
+    assert words.topics_sharing("密码") == 3
+    assert words.topics_sharing("login password") == 1  # a word that singles one out
+    assert words.topics_sharing("password fees") == 0  # no phrasing holds both
+    assert words.topics_sharing("年费") == 0 and words.topics_sharing("the") == 0  # unknown / stop words only
+    assert words.underspecified("password") == 3 and words.underspecified("login password") == 0
+
+
+def test_a_query_whose_words_several_topics_share_is_asked_back_whatever_its_probability(tmp_path: Path) -> None:
+    """ "密码" alone names a subject, not a question: even a confident probability must not answer it."""
+    entries = _password_faq()
+    _model().save(tmp_path)  # P(answer) = sigmoid(10 * (dense - 0.5)): the top entry's cosine decides
+    calibrator = Calibrator(tmp_path, RetrievalConfig(calibration_delay_s=3600), lambda: (entries, []))
+    calibrator.start()  # the saved model serves (its refit waits an hour and is cancelled below)
+    try:
+        anchor = AnchorSearch(DenseIndex(3), _unit([1, 0, 0]))
+        ranked = [RankedEntry("login", 1.0, 0.95, 1, 0, 2.0, 1), RankedEntry("pin", 0.5, 0.6, 2, 0, 1.0, 2)]
+        for query in ("password", "密码"):
+            route = calibrator.decide(query, ranked, entries, anchor, "en", 3)
+            assert route is not None and route.route == "clarify" and route.probability > 0.8, query  # cut-off 0.8
+            assert "3 topics" in route.reason
+        assert calibrator.decide("reset my login password", ranked, entries, anchor, "en", 3).route == "answer"
+        assert calibrator.decide("password", ranked, entries, anchor, "en", 1).route == "answer"  # no choice
+        low = [RankedEntry("login", 1.0, 0.2, 1, 0, 2.0, 1), RankedEntry("pin", 0.5, 0.1, 2, 0, 1.0, 2)]
+        assert calibrator.decide("password", low, entries, anchor, "en", 3).route == "clarify"  # not "no match"
+    finally:
+        calibrator.close()

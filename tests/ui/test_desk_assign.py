@@ -8,7 +8,9 @@ from collections.abc import Iterator
 import gradio as gr
 import httpx
 import pytest
+import sqlalchemy as sa
 
+from agent.assignment import desk_agents
 from agent.types import Turn
 from tests.ui.conftest import PASSWORD, LiveApp, as_client
 from ui.console_reports import ReportHandlers
@@ -93,6 +95,24 @@ def test_nobody_available_waits_unassigned_and_is_taken_when_someone_comes_back(
     team.set_status("available", as_client("bob"))
     assert live_app.services.conversations.handoff(session).claimed_by == "bob"
     assert _owner(desk, "alice", session) == "bob"
+
+
+def test_an_agent_who_closed_the_desk_gets_no_new_chats_until_it_is_open_again(
+    team: AssignHandlers, desk: DeskHandlers, live_app: LiveApp
+) -> None:
+    """alice chose "available" and closed the tab: her desk's timer stops calling refresh. After the presence
+    timeout she gets nothing new, and the team line says so; her desk's next refresh gives her the waiting chat."""
+    assert live_app.services.team.presence_timeout_s == 120  # the shipped default
+    team.set_status("available", as_client("alice"))
+    with live_app.services.database.write() as conn:  # her desk was last seen 10 minutes ago
+        alice = desk_agents.c.name == "alice"
+        conn.execute(sa.update(desk_agents).where(alice).values(seen_at=desk_agents.c.seen_at - 600))
+    session = _handed_over(live_app, "my card was declined")
+    assert live_app.services.conversations.handoff(session).status == "waiting"
+    line = desk.refresh(None, as_client("bob"))[3]
+    assert "◌ <strong>alice</strong> available, desk not open (gets no new chats) · 0/3 open" in line
+    assert _owner(desk, "alice", session) == "you"  # alice opens the desk: its first refresh assigns it to her
+    assert "● <strong>you</strong> available · 1/3 open" in desk.refresh(None, as_client("alice"))[3]
 
 
 def test_reassign_to_another_agent_and_back_to_the_queue(
