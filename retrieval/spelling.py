@@ -9,11 +9,11 @@ dictionary's contraction. Correcting towards English words the FAQ does not use 
 BM25 or the signals read, and guesses them wrong too often ("topup" -> popup, "crypto" -> crypt).
 
 Never changed: words the FAQ uses (bank terms and product names: SEPA, chargeback, FinDesk), words in
-capitals (GBP, IBAN), capitalised words inside a sentence (names: Notting Hill; they only get a missing
-apostrophe), words shorter than 4 letters, and any whitespace-separated chunk that is not plain
-ASCII or holds a digit, "@", "://" or "www.": numbers, amounts, codes (E2001), e-mail addresses, URLs and
-Chinese text pass through untouched. The dense query is left as the customer wrote it (measured no better
-corrected: benchmarks/retrieval.md, "Customer typos").
+capitals (GBP, IBAN), plurals of known words ("mins"), capitalised words inside a sentence (names:
+Notting Hill; they only get a missing apostrophe), words shorter than 4 letters, and any
+whitespace-separated chunk that is not plain ASCII or holds a digit, "@", "://" or "www.": numbers,
+amounts, codes (E2001), e-mail addresses, URLs and Chinese text pass through untouched. The dense query is
+left as the customer wrote it (measured no better corrected: benchmarks/retrieval.md, "Customer typos").
 
 Owner: retrieval. The knowledge base keeps one `Spelling` in step with its entries, like its BM25 index,
 and hands the corrected query to BM25 and the signals.
@@ -129,6 +129,8 @@ class Spelling:
             return contractions[word]
         if not guess or len(word) < MIN_LENGTH or "'" in word:
             return None
+        if word.endswith("s") and (word[:-1] in frequency or word[:-1] in self._count):
+            return None  # the plural of a known word the dictionary lacks ("mins", "ebooks"), not a typo
         from symspellpy import Verbosity
 
         # Of the FAQ's words one edit away, the more common English word ("usign" -> using, not sign).

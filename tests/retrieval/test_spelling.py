@@ -51,6 +51,12 @@ def test_faq_words_bank_terms_codes_amounts_and_addresses_are_never_changed(spel
         assert spelling.correct(text) == text
 
 
+def test_the_plural_of_a_known_word_is_not_a_typo(spelling: Spelling) -> None:
+    spelling.set("mine", ["Is this card mine?"])
+    assert spelling.correct("locked out for 30 mins") == "locked out for 30 mins"  # "min" is English: not "mine"
+    assert spelling.correct("minr") == "mine"
+
+
 def test_a_capitalised_word_inside_a_sentence_is_a_name(spelling: Spelling) -> None:
     spelling.set("pay", ["Nothing happens when I pay"])
     assert spelling.correct("notting happens") == "nothing happens"
