@@ -7,8 +7,10 @@ queries with Chinese), fitted on the operator's own FAQ by retrieval/calibration
 Cut-offs come from target precisions (settings): answer when P(answer) reaches the lowest cut-off at
 which the held-out answers were right at least `answer_precision` of the time; otherwise offer choices
 when P(choices) reaches the cut-off at which the offered choices held a right entry at least
-`clarify_precision` of the time; otherwise say "no good match". A query too vague to pick a topic
-("密码", "transfer") is asked back whatever its probability (retrieval/underspecified.py, in the calibrator).
+`clarify_precision` of the time; otherwise say "no good match". Each cut-off is the median over bootstrap
+resamples of the held-out searches, so it does not swing with which phrasings a refit drew. A query too
+vague to pick a topic ("密码", "transfer") is asked back whatever its probability (retrieval/underspecified.py,
+in the calibrator).
 
 The fitted model is a few dozen numbers, saved as JSON beside the index files with a fingerprint of the
 FAQ it was fitted on, so a restart reuses it instead of refitting.

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from retrieval.calibration import Calibration, LanguageModel, Logistic
-from retrieval.calibration_fit import UNREAD, _without_copies, cutoff
+from retrieval.calibration_fit import UNREAD, _without_copies, crossing, cutoff
 from retrieval.calibrator import Calibrator
 from retrieval.config import RetrievalConfig
 from retrieval.dense_index import DenseIndex
@@ -23,21 +23,39 @@ from tests import engines
 from tests.retrieval.models import minilm
 
 
-def test_cutoff_is_the_lowest_probability_that_keeps_the_target_precision() -> None:
+def test_the_crossing_is_the_lowest_probability_that_keeps_the_target_precision() -> None:
     p = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
     right = np.array([1, 1, 0, 1, 0])
     ones = np.ones(5)
-    assert cutoff(p, right, ones, 0.75) == 0.6  # the top four are right 3 of 4 times
-    assert cutoff(p, right, ones, 0.9) == 0.8
+    assert crossing(p, right, ones, 0.75) == 0.6  # the top four are right 3 of 4 times
+    assert crossing(p, right, ones, 0.9) == 0.8
     # weights stand for traffic: a heavier wrong answer at 0.7 pushes the cut-off above it
-    assert cutoff(p, right, np.array([1, 1, 5, 1, 1]), 0.75) == 0.8
+    assert crossing(p, right, np.array([1, 1, 5, 1, 1]), 0.75) == 0.8
 
 
-def test_cutoff_falls_back_to_the_most_precise_point_when_the_target_is_out_of_reach() -> None:
+def test_the_crossing_falls_back_to_the_most_precise_point_when_the_target_is_out_of_reach() -> None:
     p = np.array([0.9, 0.8, 0.7, 0.6])
     right = np.array([0, 1, 1, 1])  # never 99% precise; answering the top four is the most precise choice
-    assert cutoff(p, right, np.ones(4), 0.99) == 0.6
-    assert cutoff(p, np.zeros(4), np.ones(4), 0.9) == 1.01  # nothing right: never answer
+    assert crossing(p, right, np.ones(4), 0.99) == 0.6
+    assert crossing(p, np.zeros(4), np.ones(4), 0.9) == 1.01  # nothing right: never answer
+
+
+def test_one_search_does_not_move_the_cut_off_far() -> None:
+    """Right 9 times in 10 over the top half, then 1 in 2, then never: the running precision hovers at the
+    0.9 target over the whole top half. Its last crossing (the cut-off before) sat at 0.50 and jumped to
+    0.90 when one search at 0.90 turned out wrong instead of right; an FAQ edit redraws the held-out
+    searches, so the cut-off jumped with it. The median over resamples moves by less than 0.1 whichever
+    single search is flipped."""
+    p = np.linspace(0.99, 0.01, 300)
+    right = np.array(([1] * 9 + [0]) * 15 + [1, 0] * 38 + [0] * 74)
+    ones = np.ones(300)
+    cut = cutoff(p, right, ones, 0.9)
+    assert crossing(p, right, ones, 0.9) == pytest.approx(0.50, abs=0.01)
+    for n in range(len(p)):
+        flipped = right.copy()
+        flipped[n] = 1 - flipped[n]
+        assert abs(cutoff(p, flipped, ones, 0.9) - cut) < 0.1, n
+    assert cutoff(p, right, ones, 0.9) == cut  # seeded: the same searches give the same cut-off
 
 
 def test_a_target_reached_only_by_a_handful_of_searches_does_not_set_the_cut_off() -> None:
