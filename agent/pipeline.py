@@ -267,6 +267,12 @@ class Agent:
 
     def _understand(self, turn: Turn, clock: _Clock) -> _Heard:
         """Check the turn, transcribe its audio, read its screenshot, and settle its language."""
+        # An attached file with no bytes (a recording cut off at once, a failed copy) is named as such: "please
+        # type a question" would tell a customer who did send a voice message to do something else.
+        if turn.audio == b"":
+            raise AgentError("That voice message is empty: please record it again, or type your question.")
+        if turn.image == b"":
+            raise AgentError("That screenshot is an empty file: please attach it again.")
         if not (turn.text.strip() or turn.audio or turn.image):
             raise AgentError("Please type a question, record a voice message or attach a screenshot.")
         check_message_text(turn.text, self.config.max_message_chars)

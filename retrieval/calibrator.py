@@ -133,8 +133,27 @@ class Calibrator:
             self._timer.start()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the model reflects the latest scheduled change (tests, `findesk eval`)."""
+        """Block until the model reflects the latest scheduled change (tests)."""
         return self._fitted.wait(timeout)
+
+    @property
+    def current(self) -> bool:
+        """Whether the model in use was fitted on this FAQ (no refit pending)."""
+        return self._fitted.is_set()
+
+    def fit_now(self) -> None:
+        """Refit in the foreground unless the model is current: one-shot commands (`findesk ask`, `findesk eval
+        retrieval`) exit long before a background refit would land, and would decide with the thresholds."""
+        if self._fitted.is_set():
+            return
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        if self._fitting.locked():  # the background refit already began: it covers the change
+            self._fitted.wait()
+            return
+        self._refit_quietly()
 
     def refit(self) -> Calibration | None:
         """Fit now on the current FAQ, swap the model in and save it; None when the FAQ is too small."""
@@ -178,10 +197,14 @@ class Calibrator:
                     self._fitted.set()
 
     def close(self) -> None:
+        """Cancel a pending refit and wait for a running one: its thread is a daemon, and an interpreter that
+        exits while it is inside torch aborts the process (`terminate called without an active exception`)."""
         with self._lock:
             self._closed = True
             if self._timer is not None:
                 self._timer.cancel()
+        with self._fitting:  # a running fit finishes and saves; none starts after `_closed`
+            pass
 
 
 def distinct_topic_count(entries: dict[str, FaqEntry], entry_ids: Sequence[str]) -> int:

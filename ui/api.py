@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.security import HTTPBearer
 from starlette.background import BackgroundTask
@@ -90,6 +92,15 @@ def _status_for(error: Exception) -> int:
     return next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 422)
 
 
+def _field_problem(detail: dict[str, Any]) -> str:
+    """ "stream: Input should be a valid boolean" from FastAPI's {"loc": ["body", "stream"], "msg": ...}."""
+    where = [str(part) for part in detail.get("loc", ()) if part not in ("body", "query", "path", "header")]
+    if detail.get("type") == "json_invalid":  # loc ends with the character offset of the syntax error
+        reason = (detail.get("ctx") or {}).get("error", "")
+        return f"the body is not valid JSON (at character {where[-1] if where else '?'}: {reason})"
+    return f"{'.'.join(where) or 'the body'}: {detail.get('msg', 'invalid')}"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def user_error(request: Request, error: Exception) -> JSONResponse:
         customer = request.url.path.startswith("/api/chat")
@@ -101,6 +112,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def http_error(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)
         return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
+
+    async def invalid_request(_request: Request, error: Exception) -> JSONResponse:
+        # One error shape for every refusal: a readable `error`, plus FastAPI's per-field `detail` for tools.
+        assert isinstance(error, RequestValidationError)
+        details = jsonable_encoder(error.errors())
+        body = {
+            "error": "The request is not valid: " + "; ".join(_field_problem(d) for d in details),
+            "detail": details,
+        }
+        return JSONResponse(body, status_code=422)
 
     async def too_many(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RateLimited)
@@ -114,6 +135,7 @@ def install_error_handlers(app: FastAPI) -> None:
     for kind in (AgentError, RetrievalError, SpeechError):
         app.add_exception_handler(kind, user_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(RateLimited, too_many)
     app.add_exception_handler(Exception, bug)
 
@@ -351,6 +373,8 @@ def api_router(services: Services, users: UserStore, limits: RateLimits) -> APIR
         try:
             path.write_bytes(data)
             return ImportReportOut.model_validate(kb().import_file(path, actor=user.name))
+        except ImportRejected as rejected:  # name the operator's file, not our temporary copy of it
+            raise ImportRejected(rejected.problems, source=path.name) from None
         finally:
             path.unlink(missing_ok=True)
             folder.rmdir()

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from agent.errors import user_errors
 from agent.settings import load_settings
 from agent.types import Reply, ReplyDelta, Turn
 from ui.cli_output import fail
+
+if TYPE_CHECKING:
+    from retrieval.knowledge_base import KnowledgeBase
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the database and index live.")]
 
@@ -47,6 +50,7 @@ def ask(
             session = services.conversations.open_session()[0]
         elif not services.conversations.exists(session):
             raise ConversationNotFound(f"No conversation {session!r}: leave out --session to start one.")
+        _fit_decision(services.knowledge_base)
         turn = Turn(
             session_id=session,
             text=text,
@@ -77,6 +81,13 @@ def ask(
         f"[dim]route {reply.route}: {reply.reason} | sentiment {reply.sentiment.label} {reply.sentiment.score:+.2f}"
         f"{cues} | {reply.generator} | session {reply.session_id}[/dim]"
     )
+
+
+def _fit_decision(kb: KnowledgeBase) -> None:
+    """Decide as the server does: a fresh or edited FAQ's decision model is fitted here, before the turn."""
+    if kb.calibrator is not None and not kb.calibrator.current:
+        Console(stderr=True).print("[dim]Fitting the answer decision on this FAQ (once per change) ...[/dim]")
+        kb.calibrator.fit_now()
 
 
 def reply_to_json(reply: Reply) -> dict[str, Any]:

@@ -143,6 +143,8 @@ def eval_retrieval(
         except RetrievalError as error:
             errors.print(f"[red]Error:[/red] {escape(str(error))}", highlight=False)
             raise typer.Exit(1) from error
+        if kb.calibrator is not None:  # every query decided by the same model, fitted on this FAQ
+            kb.calibrator.fit_now()
         topics = pair_topics([(e.id, e.tags) for e in kb.list_entries()])
         outcomes: list[QueryOutcome] = []
         with _progress("Searching", not as_json) as progress:

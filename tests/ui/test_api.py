@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 import uuid
 import wave
 
@@ -51,6 +52,9 @@ def test_chat_refuses_bad_input_with_a_json_message(live_app: LiveApp) -> None:
     not_image = live_app.client.post("/api/chat", files={"image": ("shot.png", b"not a picture", "image/png")})
     assert not_image.status_code == 422 and "error" in not_image.json()
     assert "Traceback" not in not_image.text
+    for field, name, says in (("audio", "voice.ogg", "voice message is empty"), ("image", "shot.png", "empty file")):
+        zero_bytes = live_app.client.post("/api/chat", data={"text": "hi"}, files={field: (name, b"")})
+        assert zero_bytes.status_code == 422 and says in zero_bytes.json()["error"], zero_bytes.text
 
 
 def test_chat_refuses_uploads_over_the_byte_limits(live_app: LiveApp) -> None:
@@ -149,6 +153,8 @@ def test_faq_import_reports_every_bad_row_and_export_round_trips(live_app: LiveA
     refused = client.post("/api/faq/import", files={"file": ("bad.jsonl", bad)}, headers=auth)
     assert refused.status_code == 422
     assert [p["line"] for p in refused.json()["problems"]] == [2, 3]
+    assert refused.json()["error"].startswith("Import refused, nothing was changed: bad.jsonl has 2 problem(s).")
+    assert tempfile.gettempdir() not in refused.text  # the server's temporary copy is no business of the client's
 
     good = "Question,Answer,Category\nCan I bank by post?,Yes: send letters to PO Box 1.,contact\n".lower().encode()
     imported = client.post("/api/faq/import", files={"file": ("good.csv", good)}, headers=auth)

@@ -91,3 +91,20 @@ def test_one_message_length_limit_everywhere(live_app: LiveApp) -> None:
     assert f"the limit is {limit:,}" in history[-1]["content"]
     history = list(chat.send({"text": words, "files": []}, [], None, as_client()))[-1][0]
     assert "limit" not in history[-1]["content"]
+
+
+def test_malformed_and_mistyped_bodies_get_the_same_error_shape_as_every_refusal(live_app: LiveApp) -> None:
+    client, auth = live_app.client, live_app.auth("operator")
+    mistyped = client.post("/api/chat", data={"text": "hi", "stream": "banana"})
+    assert mistyped.status_code == 422
+    assert "stream: Input should be a valid boolean" in mistyped.json()["error"]
+    assert mistyped.json()["detail"][0]["loc"] == ["body", "stream"]  # FastAPI's per-field list stays, for tools
+    truncated = client.post(
+        "/api/faq", content=b'{"question": "x",', headers={**auth, "Content-Type": "application/json"}
+    )
+    assert truncated.status_code == 422
+    assert truncated.json()["error"].startswith("The request is not valid: the body is not valid JSON (at character")
+    wrong_types = client.post("/api/faq", json={"question": 5, "answer": ["x"]}, headers=auth)
+    assert wrong_types.status_code == 422
+    error = wrong_types.json()["error"]
+    assert "question: Input should be a valid string" in error and "answer: Input should be a valid string" in error
