@@ -1,6 +1,7 @@
 """What customers get from the shipped default FAQ: answer precision and coverage, in English and Chinese.
 
     .venv/bin/python benchmarks/retrieval_trust.py [--out .cache/trust] [--split dev|test|all | --final] [--per-query]
+        [--no-spelling]
 
 English: real banking77 customer messages (../shared/data/banking77/train.csv), each labelled through our
 hand-made intent -> default-FAQ entry mapping (benchmarks/data/banking77_faq_map.json; intents the FAQ
@@ -89,6 +90,7 @@ def main() -> None:
     parser.add_argument("--clarify-precision", type=float, default=None)
     parser.add_argument("--unanswerable-share", type=float, default=None)
     parser.add_argument("--thresholds", action="store_true", help="the old similarity thresholds, no calibration")
+    parser.add_argument("--no-spelling", action="store_true", help="leave customers' typos uncorrected (before)")
     parser.add_argument("--zh-fusion", default=None, help="ranking of Chinese queries: linear, z, rrf, dense")
     parser.add_argument("--zh-lexical-weight", type=float, default=None)
     parser.add_argument("--zh-multilingual-weight", type=float, default=None, help="USE channel's weight; 0: off")
@@ -109,6 +111,7 @@ def main() -> None:
             "zh_fusion": args.zh_fusion,
             "zh_lexical_weight": args.zh_lexical_weight,
             "zh_multilingual_weight": args.zh_multilingual_weight,
+            "correct_spelling": False if args.no_spelling else None,
         }.items()
         if v is not None
     }

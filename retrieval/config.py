@@ -135,6 +135,11 @@ class RetrievalConfig(BaseModel):
         lt=1,
         description="Share of questions the FAQ cannot answer assumed when setting the cut-offs.",
     )
+    correct_spelling: bool = Field(
+        True,
+        description="Correct customers' English typos (words neither this FAQ nor an English dictionary knows) "
+        "before BM25 and the decision's word signals read the query (retrieval/spelling.py).",
+    )
     calibration_delay_s: float = Field(
         5.0, ge=0, description="The decision model is refitted this long after the last FAQ change."
     )

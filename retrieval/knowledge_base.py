@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval import importers
+from retrieval import importers, spelling
 from retrieval.calibrator import Calibrator, distinct_topic_count
 from retrieval.config import RetrievalConfig
 from retrieval.database import Database
@@ -28,6 +28,7 @@ from retrieval.hybrid import RankedEntry, fused_search
 from retrieval.index_files import write_index_file
 from retrieval.lexical_index import LexicalIndex
 from retrieval.signals import AnchorSearch
+from retrieval.spelling import Spelling
 from retrieval.store import FaqStore, UpsertReport
 from retrieval.types import FaqEntry, Hit, SearchResult
 
@@ -57,6 +58,7 @@ class KnowledgeBase:
         self.config = config
         self._channels = channels
         self._lexical = LexicalIndex()
+        self._spelling = Spelling() if config.correct_spelling else None
         self._entries: dict[str, FaqEntry] = {}
         self._index_version = 0
         self._last_update = ""
@@ -91,6 +93,10 @@ class KnowledgeBase:
         entries = {e.id: e for e in self.store.list()}
         for entry in entries.values():
             self._lexical.set(entry.id, entry.phrasings)
+            if self._spelling is not None:
+                self._spelling.set(entry.id, (*entry.phrasings, entry.answer))
+        if self._spelling is not None:  # the English word list loads (~0.2 s) while the models do
+            threading.Thread(target=spelling.english, name="findesk-spelling", daemon=True).start()
         self._entries = entries
         with self._update_lock:
             # Each channel replays the change log from its own file's stamp: a channel that no change concerned
@@ -125,6 +131,8 @@ class KnowledgeBase:
         except StoreUnavailable as error:  # the database is away: answer from this replica's own index
             log.warning("searching without the latest FAQ changes: %s", error)
         started = time.perf_counter()
+        with self._lock:  # the words BM25 and the signals read: customers' typos corrected
+            words = self._spelling.correct(query) if self._spelling is not None else query
         plan = plan_query(self._channels, self.config, query)
         channels = [self._channels[n] for n in plan.channels]
         vectors = [channel.embedder.embed([query], kind="query")[0] for channel in channels]
@@ -135,7 +143,7 @@ class KnowledgeBase:
             ranked = fused_search(
                 [(ch.index, v, w) for ch, v, w in zip(channels, vectors, plan.weights, strict=True)],
                 self._lexical,
-                query,
+                words,
                 plan.fusion,
                 dense_candidates=self.config.dense_candidates,
                 lexical_candidates=self.config.lexical_candidates,
@@ -146,7 +154,7 @@ class KnowledgeBase:
             if self.calibrator is not None:  # under the lock: the signals search the anchor index again
                 topics = distinct_topic_count(entries, [r.entry_id for r in ranked[:top_k]])
                 searched = AnchorSearch(anchor.index, vectors[0])
-                route = self.calibrator.decide(query, ranked, entries, searched, plan.language, topics)
+                route = self.calibrator.decide(words, ranked, entries, searched, plan.language, topics)
         threshold = self.config.threshold_for(anchor.name)
         if route is None:  # no model fitted yet (or calibration off): the similarity thresholds decide
             confident, weak, reason = decide(hits, threshold, self.config.floor_for(anchor.name), anchor.name)
@@ -317,8 +325,12 @@ class KnowledgeBase:
             for entry_id, entry in changed_now.items():
                 if entry is None:
                     self._lexical.remove(entry_id)
+                    if self._spelling is not None:
+                        self._spelling.remove(entry_id)
                 else:
                     self._lexical.set_tokens(entry_id, tokens[entry_id])
+                    if self._spelling is not None:
+                        self._spelling.set(entry_id, (*entry.phrasings, entry.answer))
             self._entries = entries
             self._index_version = current
             if changed:
@@ -411,10 +423,14 @@ class KnowledgeBase:
                 channel.apply(embed, channel.embed_entries(embed, EMBED_BATCH, tick), drop)
                 channel.dirty = True
             lexical = LexicalIndex()
+            words = Spelling() if self.config.correct_spelling else None
             for entry in entries.values():
                 lexical.set(entry.id, entry.phrasings)
+                if words is not None:
+                    words.set(entry.id, (*entry.phrasings, entry.answer))
             with self._lock:
                 self._channels, self._lexical, self._entries = fresh, lexical, entries
+                self._spelling = words
                 self._index_version = version
                 self._last_update = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             self._catch_up(None)  # anything committed while we were embedding

@@ -233,6 +233,20 @@ def test_process_killed_mid_rebuild_loses_nothing(tmp_path: Path) -> None:
         assert status.vectors == 20 and status.index_version == status.store_version
 
 
+def test_a_misspelt_query_meets_its_entry_in_bm25_and_edits_change_the_known_words(tmp_path: Path) -> None:
+    with open_kb(tmp_path, zh_embedder="") as kb:
+        kb.import_entries(small_faq(), actor="test")
+        top = kb.search("morgage intrest").hits[0]  # neither word is one BM25 has
+        assert top.entry_id == "mortgage-rate" and top.lexical_rank == 1
+        assert all(hit.lexical_rank is None for hit in kb.search("finflexx offer").hits)
+        kb.update("mortgage-rate", actor="test", alternates=["mortgage interest", "our FinFlex mortgage"])
+        hits = {hit.entry_id: hit for hit in kb.search("finflexx offer").hits}  # the edit's new word is known
+        assert hits["mortgage-rate"].lexical_rank == 1
+    with open_kb(tmp_path / "off", zh_embedder="", correct_spelling=False) as kb:
+        kb.import_entries(small_faq(), actor="test")
+        assert kb.search("morgage intrest").hits[0].lexical_rank is None
+
+
 def test_bad_queries_are_refused(kb: KnowledgeBase) -> None:
     for query in ("", "   "):
         with pytest.raises(InvalidQuery, match="empty"):
