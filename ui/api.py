@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Header, HTTPException, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
@@ -73,8 +74,10 @@ from ui.strict_form import strict_form_route
 from ui.uploads import client_of
 
 log = logging.getLogger("findesk.api")
-# Message ids are 64-bit integers in the database; a larger after_id would overflow the query.
-AfterId = Annotated[int, Query(ge=0, le=2**63 - 1, description="Only messages newer than this id (for polling).")]
+# Ids and offsets are 64-bit integers in the database; a larger number overflows the query (a 500 on SQLite).
+INT64_MAX = 2**63 - 1
+AfterId = Annotated[int, Query(ge=0, le=INT64_MAX, description="Only messages newer than this id (for polling).")]
+MessageId = Annotated[int, PathParam(ge=0, le=INT64_MAX, description="turn_id from the reply.")]
 NO_SESSION = "Unknown conversation or wrong X-Session-Token: send the session_token from the reply that started it."
 _STATUS = {
     EntryNotFound: 404, ConversationNotFound: 404, EntryExists: 409, VersionConflict: 409, HandoffStateError: 409,
@@ -266,7 +269,7 @@ def api_router(services: Services, users: UserStore, limits: RateLimits) -> APIR
         return CsatOut(session_id=rating.session_id, score=rating.score, comment=rating.comment, at=rating.at)
 
     @router.put("/chat/{session_id}/messages/{message_id}/thumb", tags=["chat"], status_code=204)
-    def chat_thumb(message_id: int, body: ThumbIn, session_id: str = own_session) -> None:
+    def chat_thumb(message_id: MessageId, body: ThumbIn, session_id: str = own_session) -> None:
         """Thumbs up or down on one of the bot's answers (a thumbs down counts it as not answered)."""
         services.feedback.thumb(session_id, message_id, body.value)
 
@@ -343,7 +346,7 @@ def api_router(services: Services, users: UserStore, limits: RateLimits) -> APIR
     @router.get("/faq", tags=["faq"], response_model=list[FaqEntryOut])
     def faq_list(
         q: str | None = None, category: str | None = None, language: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=10_000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 100, offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
         _user: User = operator_user,
     ) -> list[FaqEntryOut]:  # fmt: skip
         entries = kb().list_entries(text=q, category=category, language=language, limit=limit, offset=offset)

@@ -39,6 +39,17 @@ def test_after_id_beyond_64_bits_is_refused(live_app: LiveApp) -> None:
     assert staff.status_code == 422
 
 
+def test_every_id_and_offset_beyond_64_bits_is_refused_not_a_500(live_app: LiveApp) -> None:
+    reply = live_app.client.post("/api/chat", data={"text": "How do I activate my new card?"}).json()
+    own = {"X-Session-Token": reply["session_token"]}
+    thumb = live_app.client.put(
+        f"/api/chat/{reply['session_id']}/messages/{10**26}/thumb", json={"value": "down"}, headers=own
+    )
+    assert thumb.status_code == 422, thumb.text
+    listed = live_app.client.get("/api/faq", params={"offset": 10**26}, headers=live_app.auth("operator"))
+    assert listed.status_code == 422, listed.text
+
+
 def test_invalid_utf8_in_a_form_field_is_refused_not_stored_as_mojibake(live_app: LiveApp) -> None:
     body, content_type = _multipart({"text": "caf\xe9 card blocked".encode("latin-1")})
     response = live_app.client.post("/api/chat", content=body, headers={"Content-Type": content_type})
