@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 
@@ -30,7 +31,15 @@ def strict_form_route(max_bytes: int) -> type[APIRoute]:
                         raise HTTPException(411, "Send the form with a Content-Length header.")
                     if int(length) > max_bytes:
                         raise HTTPException(413, f"The request is larger than the {max_bytes / 1e6:.0f} MB limit.")
-                    for name, value in text_fields(await request.body(), params.get(b"boundary", b"")):
+                    try:
+                        fields = text_fields(await request.body(), params.get(b"boundary", b""))
+                    except MultipartParseError as error:  # no boundary, or a body cut short: the client's fault
+                        raise HTTPException(
+                            400,
+                            f"The body is not a readable multipart/form-data form ({error}); send it with the "
+                            "boundary its Content-Type names, as `curl -F` does.",
+                        ) from None
+                    for name, value in fields:
                         try:
                             value.decode("utf-8")
                         except UnicodeDecodeError:

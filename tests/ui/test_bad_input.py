@@ -63,6 +63,17 @@ def test_invalid_utf8_in_a_form_field_is_refused_not_stored_as_mojibake(live_app
     assert broken.status_code == 422 and "UTF-8" in broken.json()["error"]
 
 
+def test_a_multipart_body_that_cannot_be_parsed_is_a_400_not_a_500(live_app: LiveApp) -> None:
+    body, _ = _multipart({"text": b"hi"})
+    for headers, data in (
+        ({"Content-Type": "multipart/form-data"}, body),  # no boundary at all
+        ({"Content-Type": "multipart/form-data; boundary=other"}, body),  # not the body's boundary
+    ):
+        response = live_app.client.post("/api/chat", content=data, headers=headers)
+        assert response.status_code == 400, (headers, response.text)
+        assert "multipart/form-data" in response.json()["error"]
+
+
 def test_form_bodies_over_the_upload_limits_are_refused_before_reading(live_app: LiveApp) -> None:
     body, content_type = _multipart({"text": b"hi"})
     huge = live_app.client.post(
