@@ -158,11 +158,17 @@ class UserStore:
 
     # --- users -------------------------------------------------------------------------------------
 
-    def add(self, name: str, role: str, password: str) -> User:
+    def check_new(self, name: str, role: str) -> None:
+        """Refuse a bad name, role or a taken name before anyone types a password for it (AuthError)."""
         if not _NAME.match(name):
             raise AuthError(f"Invalid user name {name!r}: use 1-64 letters, digits, '.', '_' or '-'.")
         if role not in ROLES:
             raise AuthError(f"Unknown role {role!r}; valid roles: {', '.join(ROLES)}.")
+        if self.get(name) is not None:
+            raise AuthError(f"User {name!r} already exists.")
+
+    def add(self, name: str, role: str, password: str) -> User:
+        self.check_new(name, role)
         if len(password) < MIN_PASSWORD_CHARS:
             raise AuthError(f"The password is too short: use at least {MIN_PASSWORD_CHARS} characters.")
         created = _now().isoformat(timespec="seconds")

@@ -100,6 +100,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         """Create a staff user (the password is stored as an argon2 hash)."""
         try:
             with _users(data_dir) as users:
+                users.check_new(name, role)  # not after the password was typed twice
                 user = users.add(name, role, _read_password(password_stdin))
         except AuthError as error:
             err.print(f"[red]{error}")

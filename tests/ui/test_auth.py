@@ -101,6 +101,10 @@ def test_cli_user_add_list_token(tmp_path: Path) -> None:
     assert added.exit_code == 0, added.output
     refused = runner.invoke(app, ["user", "add", "eve", "--role", "root", "--password-stdin", *data], input="x" * 9)
     assert refused.exit_code == 1 and "Unknown role" in refused.output
+    early_refusals = ((["alice", "--role", "operator"], "already exists"), (["eve", "--role", "root"], "Unknown role"))
+    for args, says in early_refusals:
+        early = runner.invoke(app, ["user", "add", *args, *data], input="")  # refused before the password prompt
+        assert early.exit_code == 1 and says in early.output and "Password" not in early.output, early.output
     listed = runner.invoke(app, ["user", "list", "--json", *data])
     assert '"name": "alice"' in listed.stdout and '"role": "agent"' in listed.stdout
     token = runner.invoke(app, ["user", "token", "alice", *data]).stdout.strip()
