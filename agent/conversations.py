@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from agent.errors import AgentError
+from agent.message_checks import check_plain_text
 from agent.pii import redact
 from agent.types import Citation, Sentiment, SentimentLabel, VoiceTone
 from retrieval.database import Database, open_database
@@ -377,6 +378,7 @@ class ConversationStore:
         """A human agent's message: it appears in the customer's chat on their next poll."""
         if not text.strip():
             raise AgentError("The reply is empty: type or dictate a message first.")
+        check_plain_text(text)
         handoff = self.handoff(session_id)
         if handoff is None:
             raise ConversationNotFound(f"No handed-over conversation {session_id!r}: it may have been removed.")

@@ -1,6 +1,6 @@
 """Checks on what a customer typed, before anything is stored or searched: one place, one set of rules.
 
-Refused, each with a message the customer can act on (AgentError, a 422 over HTTP):
+Refused, each with a message the customer (or the agent replying) can act on (AgentError, a 422 over HTTP):
 - longer than `AgentConfig.max_message_chars` (the one message-length limit: API, chat page and pipeline);
 - text that was not valid UTF-8 (decoders put U+FFFD where bytes were broken: the words are lost);
 - control characters other than tab and line breaks, and the Unicode bidirectional overrides and isolates,
@@ -22,6 +22,11 @@ _BIDI = re.compile(r"[\u202a-\u202e\u2066-\u2069]")  # LRE RLE PDF LRO RLO, LRI 
 def check_message_text(text: str, max_chars: int) -> None:
     if len(text) > max_chars:
         raise AgentError(f"That message is too long ({len(text):,} characters; the limit is {max_chars:,}).")
+    check_plain_text(text)
+
+
+def check_plain_text(text: str) -> None:
+    """Readable plain text: also what an agent sends a customer (a pasted IBAN with an override reads reversed)."""
     if "\ufffd" in text:
         raise AgentError("Part of that message was not valid UTF-8 text, so it could not be read. Please retype it.")
     if _CONTROL.search(text):

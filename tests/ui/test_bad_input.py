@@ -96,6 +96,18 @@ def test_control_and_bidi_override_characters_are_refused(live_app: LiveApp, tex
     assert response.status_code == 422 and message in response.json()["error"]
 
 
+def test_an_agents_reply_with_control_or_bidi_override_characters_is_refused(live_app: LiveApp) -> None:
+    reply = live_app.client.post("/api/chat", data={"text": "I want to talk to a person"}).json()
+    own = {"X-Session-Token": reply["session_token"]}
+    assert live_app.client.post(f"/api/chat/{reply['session_id']}/handoff", headers=own).status_code == 200
+    url = f"/api/handoffs/{reply['session_id']}/reply"
+    for text, message in (("IBAN \u202eDE89 3704\u202c", "direction-override"), ("hi\x1b[31m", "control characters")):
+        refused = live_app.client.post(url, json={"text": text}, headers=live_app.auth("agent"))
+        assert refused.status_code == 422 and message in refused.json()["error"], refused.text
+    messages = live_app.client.get(f"/api/chat/{reply['session_id']}/messages", headers=own).json()
+    assert not [m for m in messages if m["role"] == "agent"]  # nothing reached the customer
+
+
 def test_line_breaks_and_tabs_are_plain_text() -> None:
     check_message_text("line one\nline two\r\n\tindented", 4_000)
 
