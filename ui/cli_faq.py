@@ -289,6 +289,10 @@ def history_command(
     """Show the audit log, newest first: who changed which entry, when, and what it was before and after."""
     with _store(data_dir) as store:
         records = store.audit(entry_id, limit=limit)
+    if entry_id and not records:  # a deleted entry keeps its history: none at all means a mistyped id
+        errors.print(f"[red]Error:[/red] No FAQ entry has ever had the id {escape(repr(entry_id))}; `findesk faq list` "
+                     "shows the ids.", highlight=False)  # fmt: skip
+        raise typer.Exit(1)
     if as_json:
         print(json.dumps({"count": len(records), "changes": [_record_dict(r) for r in records]}, ensure_ascii=False))
         return

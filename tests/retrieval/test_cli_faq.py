@@ -156,6 +156,8 @@ def test_list_table_filters_and_json(app: typer.Typer, data_dir: Path) -> None:
         store.update("fees-atm", actor="[admin]", question="What are the [ATM] fees?")
     assert "[ATM]" in run(app, "list").stdout  # text with brackets is not read as rich markup
     assert "[admin]" in run(app, "history").stdout
+    unknown = run(app, "history", "fees-atn")  # a typo: said so, not an empty table
+    assert unknown.exit_code == 1 and "No FAQ entry has ever had the id 'fees-atn'" in unknown.output
     table = run(app, "list", "--category", "cards")
     assert table.exit_code == 0 and "card-lost" in table.stdout and "fees-atm" not in table.stdout
     as_json = json.loads(run(app, "list", "--search", "冻结", "--json").stdout)
