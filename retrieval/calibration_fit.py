@@ -65,6 +65,12 @@ MIN_EXAMPLES = 40  # per language, with at least 5 of each label, to fit a model
 # question (coverage 0.49 -> 0.0; benchmarks/retrieval.md, "Neighbourhood signal").
 UNREAD = {"zh": ("centroid_margin",)}
 
+# What a saved calibration was fitted by: part of its fingerprint (retrieval/calibrator.py), so an upgrade
+# that fits differently refits on open instead of keeping the old cut-offs until the FAQ's next edit.
+# The constants are read here; bump the leading number when the fitting code changes in a way they don't show.
+METHOD = (3, FOLDS, ROUNDS, NEGATIVE_SHARE, NEGATIVE_PHRASINGS, MAX_TARGET_TOPICS, MIN_ANSWERED, MIN_SUPPORT,
+          BOOTSTRAP, MIN_EXAMPLES, tuple(sorted(UNREAD.items())))  # fmt: skip
+
 
 @dataclass(frozen=True)
 class FitSettings:

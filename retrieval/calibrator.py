@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from retrieval import calibration_fit
 from retrieval.calibration import Calibration, Route
 from retrieval.calibration_fit import FitSettings, QueryVectors, fit, held_out_examples, topic_of
 from retrieval.config import RetrievalConfig
@@ -48,6 +49,7 @@ def fingerprint(entries: dict[str, FaqEntry], config: RetrievalConfig, channels:
     for entry_id in sorted(entries):
         digest.update(f"{entry_id}\x00{entries[entry_id].version}\x00".encode())
     settings = (
+        calibration_fit.METHOD,
         config.answer_precision,
         config.clarify_precision,
         config.unanswerable_share,

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from retrieval import calibration_fit
 from retrieval.calibration import Calibration, LanguageModel, Logistic
 from retrieval.calibration_fit import UNREAD, _without_copies, crossing, cutoff
-from retrieval.calibrator import Calibrator
+from retrieval.calibrator import Calibrator, fingerprint
 from retrieval.config import RetrievalConfig
 from retrieval.dense_index import DenseIndex
 from retrieval.hybrid import RankedEntry
@@ -56,6 +57,17 @@ def test_one_search_does_not_move_the_cut_off_far() -> None:
         flipped[n] = 1 - flipped[n]
         assert abs(cutoff(p, flipped, ones, 0.9) - cut) < 0.1, n
     assert cutoff(p, right, ones, 0.9) == cut  # seeded: the same searches give the same cut-off
+
+
+def test_a_saved_calibration_fitted_by_another_method_is_refitted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upgrade that fits differently (more rounds, another cut-off rule) must not keep the old cut-offs until
+    the FAQ's next edit: the fitting method is part of the fingerprint a saved calibration is matched by."""
+    entries = {"fees": FaqEntry(id="fees", question="What are the fees?", answer="None.")}
+    config = RetrievalConfig()
+    before = fingerprint(entries, config, [])
+    assert fingerprint(entries, config, []) == before  # the same FAQ, settings and method: reused
+    monkeypatch.setattr(calibration_fit, "METHOD", (*calibration_fit.METHOD[:2], calibration_fit.ROUNDS + 5))
+    assert fingerprint(entries, config, []) != before
 
 
 def test_a_target_reached_only_by_a_handful_of_searches_does_not_set_the_cut_off() -> None:
