@@ -21,6 +21,7 @@ and hands the corrected query to BM25 and the signals.
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import re
 import threading
@@ -103,12 +104,13 @@ class Spelling:
             if _VERBATIM.search(word) or not word.isascii():
                 parts.append(word)
             else:
-                parts.append(_WORD.sub(lambda m, first=sentence_start: self._word(m.group(), first), word))
+                parts.append(_WORD.sub(functools.partial(self._word, sentence_start), word))
             sentence_start, end = word.endswith((".", "!", "?")), chunk.end()
         parts.append(text[end:])
         return "".join(parts)
 
-    def _word(self, word: str, sentence_start: bool) -> str:
+    def _word(self, sentence_start: bool, match: re.Match[str]) -> str:
+        word = match.group()
         if word.isupper() and len(word) > 1:  # SEPA, IBAN, GBP: written in capitals on purpose
             return word
         # A capitalised word inside a sentence is a name (Notting Hill, Revolut): only an apostrophe is added.
