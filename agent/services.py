@@ -47,6 +47,15 @@ class Readiness:
     checks: dict[str, str]
 
 
+def desk_team(database: Database, settings: Settings, outbox: WebhookOutbox) -> DeskTeam:
+    """The agents' team as every entry point builds it (the server, `findesk user remove`): capacity and presence
+    from the settings, and its assignments told to the webhooks."""
+    desk = settings.desk
+    return DeskTeam(
+        database, capacity=desk.agent_capacity, presence_timeout_s=desk.presence_timeout_s, on_event=outbox.add
+    )
+
+
 class Services:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -83,13 +92,7 @@ class Services:
     @cached_property
     def team(self) -> DeskTeam:
         with self._lock:
-            desk = self.settings.desk
-            return DeskTeam(
-                self.database,
-                capacity=desk.agent_capacity,
-                presence_timeout_s=desk.presence_timeout_s,
-                on_event=self.webhook_outbox.add,
-            )
+            return desk_team(self.database, self.settings, self.webhook_outbox)
 
     @cached_property
     def conversations(self) -> ConversationStore:

@@ -94,7 +94,7 @@ class KnowledgeBase:
         for entry in entries.values():
             self._lexical.set(entry.id, entry.phrasings)
             if self._spelling is not None:
-                self._spelling.set(entry.id, (*entry.phrasings, entry.answer))
+                self._spelling.set_entry(entry)
         if self._spelling is not None:  # the English word list loads (~0.2 s) while the models do
             threading.Thread(target=spelling.english, name="findesk-spelling", daemon=True).start()
         self._entries = entries
@@ -330,7 +330,7 @@ class KnowledgeBase:
                 else:
                     self._lexical.set_tokens(entry_id, tokens[entry_id])
                     if self._spelling is not None:
-                        self._spelling.set(entry_id, (*entry.phrasings, entry.answer))
+                        self._spelling.set_entry(entry)
             self._entries = entries
             self._index_version = current
             if changed:
@@ -427,7 +427,7 @@ class KnowledgeBase:
             for entry in entries.values():
                 lexical.set(entry.id, entry.phrasings)
                 if words is not None:
-                    words.set(entry.id, (*entry.phrasings, entry.answer))
+                    words.set_entry(entry)
             with self._lock:
                 self._channels, self._lexical, self._entries = fresh, lexical, entries
                 self._spelling = words

@@ -28,6 +28,8 @@ import threading
 from collections import Counter
 from collections.abc import Iterable
 
+from retrieval.types import FaqEntry
+
 MIN_LENGTH = 4  # shorter words have too many one-edit neighbours to guess from ("im", "eu", "gbp")
 MAX_EDIT = 1
 _CHUNK = re.compile(r"\S+")
@@ -82,6 +84,10 @@ class Spelling:
             self._count[word] += 1
             if self._count[word] == 1 and len(word) >= MIN_LENGTH:
                 self._faq.create_dictionary_entry(word, 1)
+
+    def set_entry(self, entry: FaqEntry) -> None:
+        """Know the words of one FAQ entry: its phrasings and its answer."""
+        self.set(entry.id, (*entry.phrasings, entry.answer))
 
     def remove(self, entry_id: str) -> None:
         for word in self._words.pop(entry_id, ()):

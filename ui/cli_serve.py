@@ -15,7 +15,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from agent.assignment import DeskTeam
 from agent.settings import load_settings
 from agent.webhook_outbox import WebhookOutbox
 from retrieval.database import DatabaseUnavailable
@@ -169,11 +168,10 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 users.remove(name)
                 # An agent who left is no longer assigned chats; the ones they had go to the rest of the team
                 # (and the webhooks hear who has them now).
+                from agent.services import desk_team  # the models' imports only when needed
+
                 settings = load_settings(data_dir=data_dir)
-                outbox = WebhookOutbox(users.db, settings.webhooks)
-                desk = settings.desk
-                team = DeskTeam(users.db, capacity=desk.agent_capacity, presence_timeout_s=desk.presence_timeout_s,
-                                on_event=outbox.add)  # fmt: skip
+                team = desk_team(users.db, settings, WebhookOutbox(users.db, settings.webhooks))
                 released = team.remove(name)
         except AuthError as error:
             err.print(f"[red]{error}")
